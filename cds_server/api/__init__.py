@@ -1,0 +1,17 @@
+"""HTTP glue: routes parse, call one function, serialise. No FHIR, SQL or ONNX in here."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from cds_server.api import discovery
+from cds_server.api import services
+from cds_server.api.errors import register_error_handlers
+from cds_server.api.http import install_http_hooks
+
+
+def register_api(app: Flask) -> None:
+    install_http_hooks(app)
+    register_error_handlers(app)
+    app.register_blueprint(discovery.bp)
+    app.register_blueprint(services.bp)

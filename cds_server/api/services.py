@@ -1,0 +1,29 @@
+"""``POST /cds-services/{id}``: parse, hand to the pipeline, serialise. Nothing else."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import Response
+from flask import g
+from flask import request
+
+from cds_server.api.body import read_json_body
+from cds_server.api.responses import json_response
+from cds_server.hooks.pipeline import handle_hook
+from cds_server.state import get_state
+
+bp = Blueprint("services", __name__)
+
+
+@bp.post("/cds-services/<service_id>")
+def call_service(service_id: str) -> Response:
+    state = get_state()
+    body = read_json_body(request)
+    result = handle_hook(
+        service_id,
+        body,
+        state.pipeline_deps(received=g.received),
+        now=g.now,
+        deadline=g.received + state.settings.request_deadline_s,
+    )
+    return json_response(result.response.to_wire())

@@ -1,0 +1,153 @@
+"""Configuration: embedded defaults → ``CDS_*`` environment variables → a test dict.
+
+Every setting is one field of :class:`Settings` with its default and a one-line description; the
+README's configuration table is checked against this list by a test, so the two cannot drift.
+A setting ``fhir_servers`` is read from ``CDS_FHIR_SERVERS``; lists are comma-separated, booleans
+are ``true/false/1/0/yes/no``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CDS_"
+
+#: The repository checkout this package runs from; data folders default to it.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting has a value that cannot be used; the message names the setting."""
+
+
+def _setting(default: Any, doc: str) -> Any:
+    if isinstance(default, list):
+        return field(default_factory=lambda: tuple(default), metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one server process. Build it with :func:`load_settings`."""
+
+    public_base_url: str = _setting(
+        "http://127.0.0.1:8000",
+        "Public URL of this server as EHRs call it (no trailing slash); JWT `aud` values are built from it.",
+    )
+    max_body_bytes: int = _setting(5 * 1024 * 1024, "Largest request body accepted, in bytes (413 above).")
+    request_deadline_s: float = _setting(
+        2.5, "Hard deadline for one hook call including FHIR fetches, in seconds."
+    )
+    cors_origins: tuple[str, ...] = _setting(
+        [],
+        "Browser origins allowed by CORS (exact `scheme://host[:port]`; `*` allows any, development only).",
+    )
+    fhir_servers: tuple[str, ...] = _setting(
+        [], "FHIR base URLs a request's `fhirServer` may name; anything else is never contacted."
+    )
+    fhir_open_servers: tuple[str, ...] = _setting(
+        [],
+        "Subset of the allowed FHIR base URLs that may be read without `fhirAuthorization` (open servers).",
+    )
+    fhir_allow_http: bool = _setting(
+        False, "Allow `http://` FHIR servers (development only; production is https)."
+    )
+    fhir_allow_private: bool = _setting(
+        False, "Allow FHIR servers that resolve to loopback, private or link-local addresses."
+    )
+    fhir_connect_timeout_s: float = _setting(0.5, "Connect timeout for one FHIR call, in seconds.")
+    fhir_read_timeout_s: float = _setting(1.0, "Read timeout for one FHIR call, in seconds.")
+    fhir_max_pages: int = _setting(
+        5, "Most search result pages followed through `next` links per prefetch key."
+    )
+    fhir_max_response_bytes: int = _setting(10 * 1024 * 1024, "Largest FHIR response body read, in bytes.")
+    fhir_parallel: int = _setting(4, "FHIR calls made in parallel for one hook call.")
+    service_modules: tuple[str, ...] = _setting(
+        [], "Python modules whose `register_services(registry)` adds callable CDS services."
+    )
+    log_level: str = _setting("INFO", "Log level of the `cds_server` loggers.")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def docs(cls) -> dict[str, tuple[str, Any]]:
+        """``{ENV_NAME: (description, default)}`` for every setting, in declaration order."""
+        out: dict[str, tuple[str, Any]] = {}
+        for f in dataclasses.fields(cls):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            out[ENV_PREFIX + f.name.upper()] = (f.metadata["doc"], default)
+        return out
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Defaults, then ``CDS_*`` variables from ``environ`` (``os.environ`` by default), then ``overrides``.
+
+    ``overrides`` keys are setting names in any case (``"fhir_servers"`` or ``"FHIR_SERVERS"``); an unknown
+    key is an error so that a typo in a test or a deployment cannot pass silently.
+    """
+    env = os.environ if environ is None else environ
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = _parse(name, f.type, raw)
+    for key, value in (overrides or {}).items():
+        name = key.lower().removeprefix(ENV_PREFIX.lower())
+        if name not in fields:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[name] = (
+            _parse(name, fields[name].type, value) if isinstance(value, str) else _coerce(name, value)
+        )
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _parse(name: str, type_name: Any, raw: str) -> Any:
+    text = str(type_name)
+    try:
+        if text.startswith("tuple"):
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
+        if text == "bool":
+            lowered = raw.strip().lower()
+            if lowered not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError(raw)
+            return lowered in {"true", "1", "yes"}
+        if text == "int":
+            return int(raw)
+        if text == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"setting {ENV_PREFIX}{name.upper()} has an unusable value") from None
+    return raw
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _check(settings: Settings) -> None:
+    if settings.public_base_url.endswith("/"):
+        raise ConfigError("CDS_PUBLIC_BASE_URL must not end with '/'")
+    for name in ("max_body_bytes", "fhir_max_pages", "fhir_parallel", "fhir_max_response_bytes"):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"setting {ENV_PREFIX}{name.upper()} must be at least 1")
+    for name in ("request_deadline_s", "fhir_connect_timeout_s", "fhir_read_timeout_s"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting {ENV_PREFIX}{name.upper()} must be positive")
+    unknown_open = set(settings.fhir_open_servers) - set(settings.fhir_servers)
+    if unknown_open:
+        raise ConfigError("every CDS_FHIR_OPEN_SERVERS entry must also be in CDS_FHIR_SERVERS")
