@@ -30,3 +30,23 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     load_settings()  # a bad setting fails here, once, instead of in every worker
     click.echo(f"cds-server {__version__}: discovery at http://{host}:{port}/cds-services")
     run_gunicorn(host=host, port=port, workers=workers, threads=threads)
+
+
+@main.command()
+@click.option("--markdown", is_flag=True, help="Print the table of all settings as in the README.")
+def config(markdown: bool) -> None:
+    """Show the effective configuration (embedded defaults overridden by CDS_* variables)."""
+    from cds_server.config import Settings
+    from cds_server.config import load_settings
+
+    if markdown:
+        click.echo("| Variable | Default | Meaning |\n|---|---|---|")
+        for name, (doc, default) in Settings.docs().items():
+            shown = ",".join(default) if isinstance(default, tuple) else str(default)
+            click.echo(f"| `{name}` | {f'`{shown}`' if shown else '(empty)'} | {doc} |")
+        return
+    settings = load_settings()
+    for name in Settings.names():
+        value = getattr(settings, name)
+        shown = ",".join(value) if isinstance(value, tuple) else value
+        click.echo(f"CDS_{name.upper()}={shown}")

@@ -19,6 +19,10 @@ class CdsState:
     registry: ServiceRegistry
     fhir: FhirGateway
 
+    def close(self) -> None:
+        """Release pools and threads (tests build many apps; a server process just exits)."""
+        self.fhir.close()
+
     def pipeline_deps(self, *, received: float) -> PipelineDeps:
         return PipelineDeps(
             registry=self.registry,

@@ -43,7 +43,7 @@ def read_json_body(request: Request) -> Any:
     if charset is not None and charset.lower().replace("-", "") != "utf8":
         raise UnsupportedMediaType("The request body must be UTF-8 encoded JSON.")
     try:
-        raw = request.get_data(cache=False)
+        raw = _read_all(request)
     except RequestEntityTooLarge:
         raise PayloadTooLarge() from None
     if not raw.strip():
@@ -55,6 +55,18 @@ def read_json_body(request: Request) -> Any:
     if _has_duplicate_envelope_keys(raw):
         raise InvalidJson("The request body repeats a key in the same object.")
     return body
+
+
+def _read_all(request: Request) -> bytes:
+    limit = request.max_content_length
+    if limit is None:
+        return request.get_data(cache=False)
+    # A chunked body has no Content-Length to refuse up front; its stream stops at the limit and
+    # raises RequestEntityTooLarge on the next read if the client sent more.
+    raw = request.stream.read(limit)
+    if len(raw) == limit and request.stream.read(1):
+        raise RequestEntityTooLarge()
+    return raw
 
 
 def _has_duplicate_envelope_keys(raw: bytes) -> bool:

@@ -29,6 +29,7 @@ from typing import Any
 from typing import Protocol
 from urllib.parse import unquote
 
+from cds_server.errors import PayloadTooLarge
 from cds_server.hooks.request import FHIR_ID
 from cds_server.hooks.request import HookRequest
 from cds_server.hooks.service import CdsService
@@ -39,6 +40,9 @@ _TOKEN = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _TODAY = re.compile(r"^today\(\)\s*(?:([+-])\s*(\d{1,5})\s*days?)?$")
 _ID_ONLY = re.compile(f"^{FHIR_ID}$")
 _TYPED_ID = re.compile(f"^[A-Z][A-Za-z]{{1,63}}/{FHIR_ID}$")
+#: Most entries accepted in one prefetched Bundle; a bigger one is refused (413), not processed.
+MAX_SENT_BUNDLE_ENTRIES = 10_000
+
 _USER_TOKENS = {
     "userPractitionerId": "Practitioner",
     "userPractitionerRoleId": "PractitionerRole",
@@ -256,9 +260,13 @@ def clean_bundle(bundle: Mapping[str, Any], patient_id: str | None, report: KeyR
 
     Epic puts a warning OperationOutcome ("no results") inside empty searchsets; a misbehaving
     client or server could put another patient's resources in a patient search.
+
+    :raise PayloadTooLarge: more than :data:`MAX_SENT_BUNDLE_ENTRIES` entries.
     """
     kept = []
     entries = bundle.get("entry")
+    if isinstance(entries, list) and len(entries) > MAX_SENT_BUNDLE_ENTRIES:
+        raise PayloadTooLarge(f"A prefetch Bundle has more than {MAX_SENT_BUNDLE_ENTRIES} entries.")
     for entry in entries if isinstance(entries, list) else ():
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
@@ -354,7 +362,8 @@ class _Completion:
             self.failures[spec.key] = decision.fail_reason
         elif decision is not None and decision.final:
             value = decision.value
-            self.values[spec.key] = clean_bundle(value, self.patient_id, report) if spec.is_search else value
+            is_bundle = report.resource_type == "Bundle"
+            self.values[spec.key] = clean_bundle(value, self.patient_id, report) if is_bundle else value
             if decision.continue_url:
                 self.queries.append(FhirQuery(key=spec.key, next_url=decision.continue_url))
         elif query is None:
