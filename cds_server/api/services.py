@@ -9,6 +9,8 @@ from flask import request
 
 from cds_server.api.body import read_json_body
 from cds_server.api.responses import json_response
+from cds_server.hooks.decisions import ClientIdentity
+from cds_server.hooks.pipeline import CallContext
 from cds_server.hooks.pipeline import handle_hook
 from cds_server.state import get_state
 
@@ -19,11 +21,12 @@ bp = Blueprint("services", __name__)
 def call_service(service_id: str) -> Response:
     state = get_state()
     body = read_json_body(request)
-    result = handle_hook(
-        service_id,
-        body,
-        state.pipeline_deps(received=g.received),
+    call = CallContext(
+        request_id=g.request_id,
+        client=g.get("client", ClientIdentity.anonymous()),
         now=g.now,
+        received=g.received,
         deadline=g.received + state.settings.request_deadline_s,
     )
+    result = handle_hook(service_id, body, state.pipeline_deps(received=g.received), call)
     return json_response(result.response.to_wire())

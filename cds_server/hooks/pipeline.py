@@ -20,6 +20,11 @@ from cds_server.errors import PrefetchUnavailable
 from cds_server.errors import ServiceNotFound
 from cds_server.hooks.cards import Card
 from cds_server.hooks.cards import HookResponse
+from cds_server.hooks.decisions import AuditOutcome
+from cds_server.hooks.decisions import CallRecord
+from cds_server.hooks.decisions import ClientIdentity
+from cds_server.hooks.decisions import DecisionStore
+from cds_server.hooks.decisions import ServiceAnswer
 from cds_server.hooks.prefetch import CompletedPrefetch
 from cds_server.hooks.prefetch import FhirFetcher
 from cds_server.hooks.prefetch import complete_prefetch
@@ -42,52 +47,152 @@ class PipelineDeps:
     registry: ServiceRegistry
     #: binds a request to its FHIR server (or to the reason it has none)
     open_fetcher: Callable[[HookRequest], FhirFetcher]
+    #: durable audit and decisions; ``None`` only in tests of the pure flow
+    decisions: DecisionStore | None = None
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Facts about the HTTP call the pipeline needs: who, when, until when."""
+
+    request_id: str
+    client: ClientIdentity
+    #: wall-clock receipt time: the clinical "now" of the call
+    now: datetime
+    #: ``time.monotonic()`` at receipt
+    received: float
+    #: ``time.monotonic()`` instant by which every FHIR fetch must be over
+    deadline: float
 
 
 @dataclass(frozen=True)
 class HookResult:
     request: HookRequest
     service: CdsService
-    prefetch: CompletedPrefetch
     response: HookResponse
+    prefetch: CompletedPrefetch | None
+    answer: ServiceAnswer | None
+    replayed: bool = False
 
 
-def handle_hook(
-    service_id: str, body: Any, deps: PipelineDeps, *, now: datetime, deadline: float
-) -> HookResult:
+def handle_hook(service_id: str, body: Any, deps: PipelineDeps, call: CallContext) -> HookResult:
     """Answer ``POST /cds-services/{service_id}`` with ``body`` (already decoded JSON).
 
-    ``now`` is the clinical time of the call (the request's receipt); ``deadline`` is a
-    ``time.monotonic()`` instant by which every FHIR fetch must be over.
+    Every accepted call (valid for an existing service) is recorded exactly once — including calls
+    that end in 412 or 503 — and the record is committed before the response exists.
 
     :raise ServiceNotFound: unknown ``service_id`` (404).
     :raise InvalidHookRequest: the body is not a valid request for this service (400).
     :raise PrefetchUnavailable: required data could be neither used nor fetched (412).
+    :raise ServiceUnavailable: a dependency (model, audit store) is not available (503).
     """
     if not deps.registry.has(service_id):
         raise ServiceNotFound()
     request = parse_hook_request(body)
     service = deps.registry.get(service_id, request.hook)
-    prefetch = complete_prefetch(
-        service, request, fetcher=deps.open_fetcher(request), today=now.date(), deadline=deadline
-    )
-    if prefetch.missing_required:
-        raise PrefetchUnavailable(
-            issues=[f"prefetch key {key!r}: {reason}" for key, reason in prefetch.missing_required.items()]
-        )
-    call = HookCall(service, request, prefetch.values, prefetch.unavailable, now)
-    return HookResult(request, service, prefetch, _respond(service, call))
-
-
-def _respond(service: CdsService, call: HookCall) -> HookResponse:
+    audit = _Audit(deps.decisions, call, service, request)
     try:
-        answer: HookResponse | Sequence[Card] = service.handler(call)
-        if isinstance(answer, HookResponse):
+        result = _decide(service, request, deps, call, audit)
+    except CdsError as error:
+        audit.record(status=error.status, error_code=error.code)
+        raise
+    audit.record(status=200, answer=result.answer, replayed=result.replayed)
+    return result
+
+
+def _decide(
+    service: CdsService, request: HookRequest, deps: PipelineDeps, call: CallContext, audit: _Audit
+) -> HookResult:
+    if deps.decisions is not None:
+        stored = deps.decisions.replay(
+            client=call.client, service_id=service.id, hook=service.hook, hook_instance=request.hookInstance
+        )
+        if stored is not None:
+            return HookResult(request, service, stored, None, None, replayed=True)
+    fetcher = deps.open_fetcher(request)
+    prefetch = complete_prefetch(
+        service, request, fetcher=fetcher, today=call.now.date(), deadline=call.deadline
+    )
+    audit.prefetch = prefetch
+    if prefetch.missing_required:
+        missing = prefetch.missing_required.items()
+        raise PrefetchUnavailable(issues=[f"prefetch key {key!r}: {reason}" for key, reason in missing])
+    answer = _answer(service, HookCall(service, request, prefetch.values, prefetch.unavailable, call.now))
+    return HookResult(request, service, answer.response, prefetch, answer)
+
+
+def _answer(service: CdsService, call: HookCall) -> ServiceAnswer:
+    try:
+        answer: ServiceAnswer | HookResponse | Sequence[Card] = service.handler(call)
+        if isinstance(answer, ServiceAnswer):
             return answer
-        return HookResponse(cards=tuple(answer))
+        if isinstance(answer, HookResponse):
+            return ServiceAnswer(answer)
+        return ServiceAnswer(HookResponse(cards=tuple(answer)))
     except ValidationError:
         raise InvalidServiceResponse() from None
 
 
-def monotonic_deadline(seconds: float) -> float:
-    return time.monotonic() + seconds
+class _Audit:
+    """Builds the one :class:`CallRecord` of a call and hands it to the store."""
+
+    def __init__(
+        self, store: DecisionStore | None, call: CallContext, service: CdsService, request: HookRequest
+    ) -> None:
+        self.store, self.call, self.service, self.request = store, call, service, request
+        self.prefetch: CompletedPrefetch | None = None
+
+    def record(
+        self,
+        *,
+        status: int,
+        error_code: str | None = None,
+        answer: ServiceAnswer | None = None,
+        replayed: bool = False,
+    ) -> None:
+        if self.store is None:
+            return
+        fhir_calls: dict[str, int] = {}
+        reports = self.prefetch.report if self.prefetch else ()
+        for item in reports:
+            if item.calls:
+                kind = service_prefetch_type(self.service, item.key)
+                fhir_calls[kind] = fhir_calls.get(kind, 0) + item.calls
+        request = self.request
+        self.store.record(
+            CallRecord(
+                request_id=self.call.request_id,
+                received_at=self.call.now,
+                client=self.call.client,
+                service_id=self.service.id,
+                hook=self.service.hook,
+                hook_instance=request.hookInstance,
+                user_ref=request.user_id,
+                patient_ref=f"Patient/{request.patient_id}" if request.patient_id else None,
+                status=status,
+                outcome=_outcome(status),
+                latency_ms=(time.monotonic() - self.call.received) * 1000,
+                error_code=error_code,
+                fhir_calls=fhir_calls,
+                prefetch_report=tuple(item.as_dict() for item in reports),
+                answer=answer,
+                replayed=replayed,
+            )
+        )
+
+
+def service_prefetch_type(service: CdsService, key: str) -> str:
+    for spec in service.prefetch:
+        if spec.key == key:
+            return spec.resource_type
+    return "unknown"
+
+
+def _outcome(status: int) -> AuditOutcome:
+    if status < 400:
+        return 0
+    if status < 500:
+        return 4
+    if status == 503:
+        return 8
+    return 12
