@@ -18,6 +18,7 @@ from typing import Any
 
 from cds_server.hooks.cards import Card
 from cds_server.hooks.cards import HookResponse
+from cds_server.hooks.decisions import ServiceAnswer
 from cds_server.hooks.request import HookRequest
 
 SERVICE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-._]{0,127}$")
@@ -71,7 +72,7 @@ class HookCall:
     now: datetime
 
 
-HookHandler = Callable[[HookCall], "HookResponse | Sequence[Card]"]
+HookHandler = Callable[[HookCall], "ServiceAnswer | HookResponse | Sequence[Card]"]
 
 
 @dataclass(frozen=True)
