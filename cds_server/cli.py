@@ -7,6 +7,7 @@ import os
 import click
 
 from cds_server import __version__
+from cds_server.persistence.cli import db
 
 
 @click.group()
@@ -50,3 +51,6 @@ def config(markdown: bool) -> None:
         value = getattr(settings, name)
         shown = ",".join(value) if isinstance(value, tuple) else value
         click.echo(f"CDS_{name.upper()}={shown}")
+
+
+main.add_command(db)

@@ -21,6 +21,9 @@ ENV_PREFIX = "CDS_"
 #: The repository checkout this package runs from; data folders default to it.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: A shorter admin token is guessable; 32 characters is what `openssl rand -hex 16` prints.
+MIN_ADMIN_TOKEN_CHARS = 32
+
 
 class ConfigError(ValueError):
     """A setting has a value that cannot be used; the message names the setting."""
@@ -72,6 +75,43 @@ class Settings:
         [], "Python modules whose `register_services(registry)` adds callable CDS services."
     )
     log_level: str = _setting("INFO", "Log level of the `cds_server` loggers.")
+    database_url: str = _setting(
+        "sqlite:///instance/cds-server.db",
+        "SQLAlchemy URL of the database: `postgresql://user:password@host:5432/db` in production, a SQLite "
+        "file for the embedded default (a relative path is relative to the working directory).",
+    )
+    db_auto_upgrade: bool = _setting(
+        True,
+        "Upgrade the schema to the latest migration at start-up (one process at a time); set `false` where "
+        "a release step runs `cds-server db upgrade`.",
+    )
+    db_pool_size: int = _setting(5, "Database connections each server process keeps open.")
+    db_max_overflow: int = _setting(5, "Extra database connections a process may open under load.")
+    db_pool_timeout_s: float = _setting(
+        0.5, "Longest wait for a free database connection before a call answers 503, in seconds."
+    )
+    db_connect_timeout_s: int = _setting(
+        2, "Connect timeout for a new database connection, in seconds (PostgreSQL's minimum is 2)."
+    )
+    db_statement_timeout_ms: int = _setting(
+        1000,
+        "Statement timeout on the request path (PostgreSQL `statement_timeout`, SQLite busy timeout), in "
+        "milliseconds; an audit row not committed within it makes the call answer 503.",
+    )
+    decision_retention_days: int = _setting(
+        30,
+        "Days a decision's inputs (features with provenance: PHI) are kept before `cds-server db purge` "
+        "clears them; audit rows, cards and feedback are kept.",
+    )
+    feedback_max_items: int = _setting(500, "Most feedback items in one feedback POST (413 above).")
+    feedback_max_comment_chars: int = _setting(
+        4000, "Longest `overrideReason.userComment` accepted, in characters (400 above)."
+    )
+    admin_token: str = _setting(
+        "",
+        "Bearer token for the admin endpoints `/audit` and `/analytics/feedback` (32 characters or more); "
+        "unset, those endpoints answer 404.",
+    )
 
     @classmethod
     def names(cls) -> list[str]:
@@ -142,10 +182,27 @@ def _coerce(name: str, value: Any) -> Any:
 def _check(settings: Settings) -> None:
     if settings.public_base_url.endswith("/"):
         raise ConfigError("CDS_PUBLIC_BASE_URL must not end with '/'")
-    for name in ("max_body_bytes", "fhir_max_pages", "fhir_parallel", "fhir_max_response_bytes"):
+    for name in (
+        "max_body_bytes",
+        "fhir_max_pages",
+        "fhir_parallel",
+        "fhir_max_response_bytes",
+        "db_pool_size",
+        "db_connect_timeout_s",
+        "db_statement_timeout_ms",
+        "decision_retention_days",
+        "feedback_max_items",
+        "feedback_max_comment_chars",
+    ):
         if getattr(settings, name) < 1:
             raise ConfigError(f"setting {ENV_PREFIX}{name.upper()} must be at least 1")
-    for name in ("request_deadline_s", "fhir_connect_timeout_s", "fhir_read_timeout_s"):
+    if settings.db_max_overflow < 0:
+        raise ConfigError("setting CDS_DB_MAX_OVERFLOW must not be negative")
+    if settings.admin_token and len(settings.admin_token) < MIN_ADMIN_TOKEN_CHARS:
+        raise ConfigError(f"CDS_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_CHARS} characters long")
+    if not settings.database_url:
+        raise ConfigError("CDS_DATABASE_URL must not be empty")
+    for name in ("request_deadline_s", "fhir_connect_timeout_s", "fhir_read_timeout_s", "db_pool_timeout_s"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"setting {ENV_PREFIX}{name.upper()} must be positive")
     unknown_open = set(settings.fhir_open_servers) - set(settings.fhir_servers)

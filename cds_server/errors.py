@@ -23,7 +23,9 @@ contain request content: no patient data, no tokens, no echo of the input.
     ├── Unprocessable (422 unprocessable)
     ├── RateLimited (429 rate-limited)                 carries Retry-After
     └── ServiceUnavailable (503 unavailable)           carries Retry-After
-        └── ModelNotReady (503 model-not-ready)
+        ├── ModelNotReady (503 model-not-ready)
+        └── DatabaseUnavailable (503 database-unavailable)
+            └── AuditUnavailable (503 audit-unavailable)   no cards leave without their audit row
 """
 
 from __future__ import annotations
@@ -200,3 +202,15 @@ class ServiceUnavailable(_RetryAfter):
 class ModelNotReady(ServiceUnavailable):
     code = "model-not-ready"
     default_message = "The model behind this service is not ready."
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database-unavailable"
+    default_message = "The database is unavailable; retry later."
+
+
+class AuditUnavailable(DatabaseUnavailable):
+    """The audit row of a call could not be committed, so the call gives no cards (fail closed)."""
+
+    code = "audit-unavailable"
+    default_message = "The audit trail is unavailable, so no decision support can be given; retry later."

@@ -1,4 +1,9 @@
-"""Fixtures shared by the whole suite: the real app, its test client, a real FHIR server."""
+"""Fixtures shared by the whole suite: the real app, its test client, a real FHIR server, databases.
+
+Every app gets a database of its own: a copy of a SQLite file migrated once per session, unless the
+test passes ``database_url`` (for example the ``database`` fixture's, which runs the test on SQLite
+and on PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,12 @@ from flask.testing import FlaskClient
 
 from cds_server import create_app
 from cds_server.state import get_state
+from tests.support.databases import Kind
+from tests.support.databases import PostgresCluster
+from tests.support.databases import TestDatabase
+from tests.support.databases import migrated_sqlite
+from tests.support.databases import open_test_database
+from tests.support.databases import sqlite_copy
 from tests.support.fhir_server import FhirTestServer
 from tests.support.synthea import bundle_files
 
@@ -22,21 +33,64 @@ TEST_SERVICES = "tests.support.services"
 AppFactory = Callable[..., Flask]
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head, once per session; apps get copies of it."""
+    return migrated_sqlite(tmp_path_factory.mktemp("sqlite") / "template.db")
+
+
+@pytest.fixture(scope="session")
+def shared_sqlite_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The database of apps built without ``make_app`` (``create_app({})``): never ./instance."""
+    return sqlite_copy(sqlite_template, tmp_path_factory.mktemp("shared") / "shared.db")
+
+
 @pytest.fixture(autouse=True)
-def _no_cds_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_cds_environment(monkeypatch: pytest.MonkeyPatch, shared_sqlite_url: str) -> None:
     """A developer's own CDS_* variables must not change what the tests see."""
     for name in list(os.environ):
         if name.startswith("CDS_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("CDS_DATABASE_URL", shared_sqlite_url)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A throwaway PostgreSQL database ``cds_test_<hex>`` migrated to head, dropped at the end."""
+    cluster = PostgresCluster()
+    cluster.create_session_database()
+    try:
+        yield cluster
+    finally:
+        cluster.drop_all()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> Iterator[TestDatabase]:
+    """An empty, migrated database for this test, on SQLite and on PostgreSQL."""
+    kind: Kind = request.param
+    if kind == "sqlite":
+        url = sqlite_copy(sqlite_template, tmp_path / "cds.db")
+    else:
+        cluster: PostgresCluster = request.getfixturevalue("postgres")
+        cluster.empty_session_database()
+        url = cluster.url(cluster.session_database)
+    db = open_test_database(kind, url)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 @pytest.fixture
-def make_app() -> Iterator[AppFactory]:
+def make_app(sqlite_template: Path, tmp_path: Path) -> Iterator[AppFactory]:
     """Build the real app with test services registered; keyword arguments are settings."""
     built: list[Flask] = []
 
     def build(**settings: Any) -> Flask:
         config: dict[str, Any] = {"service_modules": [TEST_SERVICES]}
+        if "database_url" not in settings:
+            config["database_url"] = sqlite_copy(sqlite_template, tmp_path / f"app-{len(built)}.db")
         config.update(settings)
         app = create_app(config)
         app.testing = True

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
+from cds_server.api import admin
 from cds_server.api import discovery
+from cds_server.api import feedback
 from cds_server.api import services
 from cds_server.api.errors import register_error_handlers
 from cds_server.api.http import install_http_hooks
@@ -15,3 +17,5 @@ def register_api(app: Flask) -> None:
     register_error_handlers(app)
     app.register_blueprint(discovery.bp)
     app.register_blueprint(services.bp)
+    app.register_blueprint(feedback.bp)
+    app.register_blueprint(admin.bp)

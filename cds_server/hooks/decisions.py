@@ -103,9 +103,11 @@ class DecisionStore(Protocol):
         """The response already decided for this hookInstance of this client, if any."""
         ...
 
-    def record(self, record: CallRecord) -> None:
+    def record(self, record: CallRecord) -> HookResponse | None:
         """Commit the audit row (and the decision, when new) before returning.
 
+        :return: ``None``, or the response stored by a concurrent call with the same hookInstance that
+            decided first; the caller then answers with it instead of its own (one decision, same cards).
         :raise ServiceUnavailable: it could not be committed; the caller answers 503 without cards.
         """
         ...

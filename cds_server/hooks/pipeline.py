@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -96,7 +97,10 @@ def handle_hook(service_id: str, body: Any, deps: PipelineDeps, call: CallContex
     except CdsError as error:
         audit.record(status=error.status, error_code=error.code)
         raise
-    audit.record(status=200, answer=result.answer, replayed=result.replayed)
+    decided_first = audit.record(status=200, answer=result.answer, replayed=result.replayed)
+    if decided_first is not None:
+        # a concurrent call with this hookInstance stored its decision first: answer with its cards
+        return replace(result, response=decided_first, replayed=True)
     return result
 
 
@@ -149,9 +153,9 @@ class _Audit:
         error_code: str | None = None,
         answer: ServiceAnswer | None = None,
         replayed: bool = False,
-    ) -> None:
+    ) -> HookResponse | None:
         if self.store is None:
-            return
+            return None
         fhir_calls: dict[str, int] = {}
         reports = self.prefetch.report if self.prefetch else ()
         for item in reports:
@@ -159,7 +163,7 @@ class _Audit:
                 kind = service_prefetch_type(self.service, item.key)
                 fhir_calls[kind] = fhir_calls.get(kind, 0) + item.calls
         request = self.request
-        self.store.record(
+        return self.store.record(
             CallRecord(
                 request_id=self.call.request_id,
                 received_at=self.call.now,

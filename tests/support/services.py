@@ -5,14 +5,18 @@ Loaded through the ``service_modules`` setting, exactly as an integrator's own m
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from cds_server.hooks.cards import Action
 from cds_server.hooks.cards import Card
 from cds_server.hooks.cards import Coding
+from cds_server.hooks.cards import HookResponse
 from cds_server.hooks.cards import Link
 from cds_server.hooks.cards import Source
 from cds_server.hooks.cards import Suggestion
+from cds_server.hooks.decisions import ModelUse
+from cds_server.hooks.decisions import ServiceAnswer
 from cds_server.hooks.registry import ServiceRegistry
 from cds_server.hooks.service import CdsService
 from cds_server.hooks.service import HookCall
@@ -109,6 +113,101 @@ def broken(call: HookCall) -> list[Card]:
     return [Card(summary="x" * 400, indicator="info", source=SOURCE)]
 
 
+class Rendezvous:
+    """Makes concurrent calls meet inside a handler: after ``arm(n)``, calls wait until n are there.
+
+    Used to force two calls with the same hookInstance past the replay check before either records.
+    """
+
+    def __init__(self) -> None:
+        self._barrier: threading.Barrier | None = None
+
+    def arm(self, parties: int) -> None:
+        self._barrier = threading.Barrier(parties, timeout=5)
+
+    def disarm(self) -> None:
+        self._barrier = None
+
+    def wait(self) -> None:
+        barrier = self._barrier
+        if barrier is not None:
+            barrier.wait()
+
+
+RENDEZVOUS = Rendezvous()
+DEMO_MODEL = ModelUse("demo-risk", "1.0.0", "a1" * 32, "CPUExecutionProvider")
+DEMO_SHADOW = ModelUse("demo-risk", "2.0.0-rc1", "b2" * 32, "CPUExecutionProvider", role="shadow")
+DEMO_REASONS = (
+    Coding(system="urn:cds-server:test:override", code="patient-refuses", display="Patient refuses"),
+    Coding(system="urn:cds-server:test:override", code="not-applicable", display="Not applicable"),
+)
+
+
+def risk_demo(call: HookCall) -> ServiceAnswer:
+    """A model-backed answer: inputs with provenance, active and shadow outputs, models, notes."""
+    RENDEZVOUS.wait()
+    patient = call.prefetch["patient"]
+    panels = _entries(call.prefetch.get("bloodPressure"))
+    inputs: dict[str, Any] = {
+        "birth_date": {"value": patient.get("birthDate"), "source": f"Patient/{patient['id']}"},
+    }
+    notes: tuple[str, ...] = ()
+    systolic = _systolic(panels[0]) if panels else None
+    if systolic is not None:
+        inputs["systolic_bp"] = {
+            "value": systolic,
+            "unit": "mm[Hg]",
+            "source": f"Observation/{panels[0]['id']}",
+            "effective": panels[0].get("effectiveDateTime"),
+        }
+    else:
+        notes = ("missing-optional:bloodPressure",)
+    risk = round(0.05 + max(0.0, (systolic or 120.0) - 120.0) / 400, 4)
+    card = Card(
+        summary=f"Demo risk {risk:.0%}",
+        indicator="warning" if risk >= 0.1 else "info",
+        source=SOURCE,
+        selectionBehavior="any",
+        suggestions=(
+            Suggestion(
+                label="Start a statin",
+                actions=(
+                    Action(
+                        type="create",
+                        description="Draft statin order",
+                        resource={
+                            "resourceType": "MedicationRequest",
+                            "status": "draft",
+                            "intent": "proposal",
+                        },
+                    ),
+                ),
+            ),
+            Suggestion(
+                label="Order a lipid panel",
+                actions=(
+                    Action(
+                        type="create",
+                        description="Draft lipid panel order",
+                        resource={"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal"},
+                    ),
+                ),
+            ),
+        ),
+        overrideReasons=DEMO_REASONS,
+        extension={
+            "cds_server.prediction": {"model": "demo-risk", "version": "1.0.0", "outputs": {"risk": risk}}
+        },
+    )
+    return ServiceAnswer(
+        response=HookResponse(cards=(card,)),
+        inputs=inputs,
+        outputs={"demo-risk@1.0.0": {"risk": risk}, "demo-risk@2.0.0-rc1": {"risk": round(risk * 1.1, 4)}},
+        models=(DEMO_MODEL, DEMO_SHADOW),
+        notes=notes,
+    )
+
+
 def register_services(registry: ServiceRegistry) -> None:
     optional_bp = PrefetchSpec("bloodPressure", BP_QUERY % 3, required=False)
     conditions = PrefetchSpec(
@@ -167,5 +266,15 @@ def register_services(registry: ServiceRegistry) -> None:
             hook="patient-view",
             description="Returns an invalid card (test service).",
             handler=broken,
+        )
+    )
+    registry.register(
+        CdsService(
+            id="risk-demo",
+            hook="patient-view",
+            title="Demo risk",
+            description="A model-backed answer with inputs, outputs, models and suggestions (test service).",
+            prefetch=(PATIENT, PrefetchSpec("bloodPressure", BP_QUERY % 3, required=False)),
+            handler=risk_demo,
         )
     )

@@ -1,0 +1,112 @@
+"""Admin endpoints: ``GET /audit`` (FHIR AuditEvent Bundle) and ``GET /analytics/feedback`` (JSON).
+
+Until client authentication lands they are guarded by one bearer token, ``CDS_ADMIN_TOKEN``, compared
+in constant time. Without it configured the endpoints do not exist (404), so a default install exposes
+no audit trail. A wrong or missing token gets the same 401 as any authentication failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+
+from flask import Blueprint
+from flask import Response
+from flask import request
+
+from cds_server.api.responses import json_response
+from cds_server.errors import AuthenticationFailed
+from cds_server.errors import BadRequest
+from cds_server.errors import NotFound
+from cds_server.hooks.feedback import parse_instant
+from cds_server.persistence.analytics import feedback_rates
+from cds_server.persistence.audit_export import DEFAULT_PAGE
+from cds_server.persistence.audit_export import MAX_PAGE
+from cds_server.persistence.audit_export import AuditQuery
+from cds_server.persistence.audit_export import export_audit
+from cds_server.persistence.audit_export import instant
+from cds_server.state import get_state
+
+bp = Blueprint("admin", __name__)
+
+FHIR_JSON = "application/fhir+json; charset=utf-8"
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@bp.get("/audit")
+def audit() -> Response:
+    state = get_state()
+    _require_admin(state.settings.admin_token)
+    query = AuditQuery(
+        since=_time(request.args, "since"),
+        until=_time(request.args, "until"),
+        patient=_patient(request.args),
+        count=_integer(request.args, "_count", low=1, high=MAX_PAGE) or DEFAULT_PAGE,
+        cursor=_integer(request.args, "_cursor", low=0),
+    )
+    bundle = export_audit(state.database, query, base_url=state.settings.public_base_url)
+    return json_response(bundle, headers={"Content-Type": FHIR_JSON})
+
+
+@bp.get("/analytics/feedback")
+def analytics_feedback() -> Response:
+    state = get_state()
+    _require_admin(state.settings.admin_token)
+    since, until = _time(request.args, "since"), _time(request.args, "until")
+    service = request.args.get("service")
+    groups = feedback_rates(state.database, since=since, until=until, service_id=service)
+    return json_response(
+        {
+            "since": instant(since) if since else None,
+            "until": instant(until) if until else None,
+            "groups": [group.as_json() for group in groups],
+        }
+    )
+
+
+def _require_admin(token: str) -> None:
+    if not token:
+        raise NotFound()
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    # digests first: compare_digest leaks the length of its inputs, the digests' length is fixed
+    expected = hashlib.sha256(token.encode()).digest()
+    given = hashlib.sha256(presented.strip().encode()).digest()
+    if not (hmac.compare_digest(expected, given) and scheme.lower() == "bearer"):
+        raise AuthenticationFailed("admin token missing or wrong")
+
+
+def _time(args: Mapping[str, str], name: str) -> datetime | None:
+    value = args.get(name)
+    if value is None:
+        return None
+    try:
+        if _DATE.match(value):
+            return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        return parse_instant(value)
+    except ValueError:
+        raise BadRequest(f"Query parameter '{name}' must be a date or an RFC 3339 date-time.") from None
+
+
+def _patient(args: Mapping[str, str]) -> str | None:
+    value = args.get("patient")
+    if value is None:
+        return None
+    patient_id = value.removeprefix("Patient/")
+    if not _FHIR_ID.match(patient_id):
+        raise BadRequest("Query parameter 'patient' must be a FHIR id or 'Patient/{id}'.")
+    return f"Patient/{patient_id}"
+
+
+def _integer(args: Mapping[str, str], name: str, *, low: int, high: int | None = None) -> int | None:
+    value = args.get(name)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise BadRequest(f"Query parameter '{name}' must be a whole number {bounds}.")
+    return int(value)
