@@ -29,7 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for noisy in ("httpx", "httpcore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # pages use the "web" blueprint's static files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     state = init_state(app, settings)
     register_api(app)

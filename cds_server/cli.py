@@ -1,13 +1,24 @@
-"""The ``cds-server`` command."""
+"""The ``cds-server`` command.
+
+Heavy imports happen inside the commands, so ``cds-server --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cds_server import __version__
 from cds_server.persistence.cli import db
+
+if TYPE_CHECKING:
+    from cds_server.config import Settings
+
+#: settings whose values are credentials: never printed
+SECRET_SETTINGS = frozenset({"admin_token"})
 
 
 @click.group()
@@ -23,12 +34,19 @@ def main() -> None:
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the server under gunicorn (embedded defaults unless CDS_* variables say otherwise)."""
-    from cds_server.config import load_settings
+    from cds_server.persistence.database import open_database
+    from cds_server.persistence.migrate import prepare_schema
     from cds_server.server import serve as run_gunicorn
 
     if "CDS_PUBLIC_BASE_URL" not in os.environ:
         os.environ["CDS_PUBLIC_BASE_URL"] = f"http://{host}:{port}"
-    load_settings()  # a bad setting fails here, once, instead of in every worker
+    settings = _settings_or_exit()  # a bad setting fails here, once, instead of in every worker
+    # migrate once in the master, before workers race to do it
+    database = open_database(settings)
+    try:
+        prepare_schema(database, auto_upgrade=settings.db_auto_upgrade)
+    finally:
+        database.close()
     click.echo(f"cds-server {__version__}: discovery at http://{host}:{port}/cds-services")
     run_gunicorn(host=host, port=port, workers=workers, threads=threads)
 
@@ -38,7 +56,6 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 def config(markdown: bool) -> None:
     """Show the effective configuration (embedded defaults overridden by CDS_* variables)."""
     from cds_server.config import Settings
-    from cds_server.config import load_settings
 
     if markdown:
         click.echo("| Variable | Default | Meaning |\n|---|---|---|")
@@ -46,11 +63,88 @@ def config(markdown: bool) -> None:
             shown = ",".join(default) if isinstance(default, tuple) else str(default)
             click.echo(f"| `{name}` | {f'`{shown}`' if shown else '(empty)'} | {doc} |")
         return
-    settings = load_settings()
+    settings = _settings_or_exit()
     for name in Settings.names():
         value = getattr(settings, name)
         shown = ",".join(value) if isinstance(value, tuple) else value
-        click.echo(f"CDS_{name.upper()}={shown}")
+        click.echo(f"CDS_{name.upper()}={_masked(name, shown)}")
+
+
+@main.group()
+def models() -> None:
+    """Model artifacts: verify them, rebuild the reference models, list what is deployed."""
+
+
+@models.command("verify")
+@click.option(
+    "--dir", "folder", type=click.Path(path_type=Path), help="Model artifacts folder (CDS_MODELS_DIR)."
+)
+def verify_models(folder: Path | None) -> None:
+    """Check every artifact (sha256, ONNX, card, self-tests); exit 1 naming each bad file."""
+    from cds_server.inference import verify_artifacts
+
+    folder = folder or _settings_or_exit().folder("models_dir")
+    problems = verify_artifacts(folder)
+    for problem in problems:
+        click.echo(f"FAIL {problem.path}: {problem.problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"all model artifacts under {folder} verified")
+
+
+@models.command("build")
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write (default: CDS_MODELS_DIR).")
+def build_models(out: Path | None) -> None:
+    """Rebuild the four reference models from published coefficients and bundled data (reproducible)."""
+    from cds_server.inference import build_reference_models
+
+    out = out or _settings_or_exit().folder("models_dir")
+    for result in build_reference_models(out):
+        click.echo(f"{result.model_id} {result.version}: sha256 {result.sha256} ({result.size_bytes} bytes)")
+
+
+@models.command("list")
+def list_models() -> None:
+    """Deployed models, their active and shadow versions, and the execution provider really used."""
+    from cds_server.inference import ModelRegistry
+    from cds_server.inference import overrides_from_env
+
+    settings = _settings_or_exit()
+    overrides = overrides_from_env({"CDS_MODEL_DEPLOYMENTS": settings.model_deployments})
+    registry = ModelRegistry.load(
+        settings.folder("models_dir"), providers=settings.model_providers or None, overrides=overrides
+    )
+    for model_id, status in sorted(registry.status().items()):
+        state = f"ready on {status.provider}" if status.ready else f"NOT READY: {status.reason}"
+        shadow = ", ".join(s.version for s in status.shadow)
+        click.echo(
+            f"{model_id} {status.active_version}: {state}" + (f" (shadow: {shadow})" if shadow else "")
+        )
 
 
 main.add_command(db)
+
+
+def _settings_or_exit() -> Settings:
+    from cds_server.config import ConfigError
+    from cds_server.config import load_settings
+
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _masked(name: str, value: object) -> object:
+    """Secrets never reach a terminal or a log: tokens are starred, passwords cut out of URLs."""
+    if name in SECRET_SETTINGS and value:
+        return "***"
+    if name == "database_url" and isinstance(value, str):
+        from sqlalchemy.engine import make_url
+
+        return make_url(value).render_as_string(hide_password=True)
+    return value
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,30 @@ class Settings:
         [], "Python modules whose `register_services(registry)` adds callable CDS services."
     )
     log_level: str = _setting("INFO", "Log level of the `cds_server` loggers.")
+    services_dir: str = _setting(
+        "cds_services", "Folder of model-backed service declarations (`*.yaml`); relative to the checkout."
+    )
+    mappings_dir: str = _setting(
+        "fhir_mappings", "Folder of FHIR → feature mapping specs; relative to the checkout."
+    )
+    models_dir: str = _setting(
+        "model_artifacts", "Folder of model artifacts (`<model-id>/<version>/`); relative to the checkout."
+    )
+    model_providers: tuple[str, ...] = _setting(
+        [],
+        "onnxruntime execution providers in order of preference (e.g. `CUDAExecutionProvider,"
+        "CPUExecutionProvider`); empty: each model's `deployment.yaml`, else CUDA then CPU.",
+    )
+    model_deployments: str = _setting(
+        "",
+        'JSON overriding active and shadow versions per model, e.g. `{"ascvd-pce": {"active": "1.0.0", '
+        '"shadow": ["1.1.0"]}}`; empty: each model\'s `deployment.yaml`.',
+    )
+    reference_time: str = _setting(
+        "",
+        'Fixed clinical "now" (ISO 8601 with time zone) for every call, for demos on historical data and '
+        "replays; empty: the time each request is received. Never set it in production.",
+    )
     database_url: str = _setting(
         "sqlite:///instance/cds-server.db",
         "SQLAlchemy URL of the database: `postgresql://user:password@host:5432/db` in production, a SQLite "
@@ -112,6 +137,16 @@ class Settings:
         "Bearer token for the admin endpoints `/audit` and `/analytics/feedback` (32 characters or more); "
         "unset, those endpoints answer 404.",
     )
+
+    @property
+    def fixed_now(self) -> datetime | None:
+        """The configured clinical "now", or ``None`` to use each request's receipt time."""
+        return datetime.fromisoformat(self.reference_time) if self.reference_time else None
+
+    def folder(self, name: str) -> Path:
+        """A folder setting as a path; relative ones are relative to the checkout holding ``cds_server/``."""
+        path = Path(getattr(self, name))
+        return path if path.is_absolute() else PROJECT_ROOT / path
 
     @classmethod
     def names(cls) -> list[str]:
@@ -182,6 +217,13 @@ def _coerce(name: str, value: Any) -> Any:
 def _check(settings: Settings) -> None:
     if settings.public_base_url.endswith("/"):
         raise ConfigError("CDS_PUBLIC_BASE_URL must not end with '/'")
+    if settings.reference_time:
+        try:
+            fixed = datetime.fromisoformat(settings.reference_time)
+        except ValueError:
+            raise ConfigError("CDS_REFERENCE_TIME is not an ISO 8601 date-time") from None
+        if fixed.tzinfo is None:
+            raise ConfigError("CDS_REFERENCE_TIME needs a time zone (e.g. 2020-06-01T00:00:00+00:00)")
     for name in (
         "max_body_bytes",
         "fhir_max_pages",

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+import gc
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask
 from flask import current_app
 
 from cds_server.config import Settings
+from cds_server.features import MappingRegistry
+from cds_server.features import load_mappings
 from cds_server.fhir.client import FhirGateway
 from cds_server.hooks.feedback import FeedbackLimits
 from cds_server.hooks.pipeline import PipelineDeps
 from cds_server.hooks.registry import ServiceRegistry
+from cds_server.inference import ModelRegistry
+from cds_server.inference import overrides_from_env
 from cds_server.persistence.database import Database
 from cds_server.persistence.database import open_database
 from cds_server.persistence.feedback import FeedbackRecorder
 from cds_server.persistence.migrate import prepare_schema
 from cds_server.persistence.store import SqlDecisionStore
+from cds_server.services.loader import load_service_declarations
 
 
 @dataclass
@@ -27,6 +35,8 @@ class CdsState:
     database: Database
     decisions: SqlDecisionStore
     feedback: FeedbackRecorder
+    mappings: MappingRegistry
+    models: ModelRegistry
 
     @property
     def feedback_limits(self) -> FeedbackLimits:
@@ -52,6 +62,18 @@ def init_state(app: Flask, settings: Settings) -> CdsState:
     database = open_database(settings)
     prepare_schema(database, auto_upgrade=settings.db_auto_upgrade)
     registry = ServiceRegistry()
+    mappings = _mappings(settings.folder("mappings_dir"))
+    models = _models(settings.folder("models_dir"), settings.model_providers, settings.model_deployments)
+    for service in load_service_declarations(
+        settings.folder("services_dir"),
+        mappings=mappings,
+        models=models,
+        public_base_url=settings.public_base_url,
+    ):
+        registry.register(service)
+    # Everything loaded so far lives as long as the process: keep the collector from scanning it
+    # again and again (it caused 40 ms pauses in the extraction benchmark).
+    gc.freeze()
     state = CdsState(
         settings=settings,
         registry=registry,
@@ -59,9 +81,24 @@ def init_state(app: Flask, settings: Settings) -> CdsState:
         database=database,
         decisions=SqlDecisionStore(database),
         feedback=FeedbackRecorder(database, registry),
+        mappings=mappings,
+        models=models,
     )
     app.extensions["cds"] = state
     return state
+
+
+# One process serves one app; tests build hundreds. Compiled mappings are immutable and a model
+# registry is safe to share, so both are cached per folder (and per deployment choice for models).
+@functools.cache
+def _mappings(folder: Path) -> MappingRegistry:
+    return load_mappings(folder)
+
+
+@functools.cache
+def _models(folder: Path, providers: tuple[str, ...], deployments: str) -> ModelRegistry:
+    overrides = overrides_from_env({"CDS_MODEL_DEPLOYMENTS": deployments}) if deployments else {}
+    return ModelRegistry.load(folder, providers=providers or None, overrides=overrides)
 
 
 def get_state(app: Flask | None = None) -> CdsState:

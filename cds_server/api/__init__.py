@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from flask import Blueprint
 from flask import Flask
 
 from cds_server.api import admin
 from cds_server.api import discovery
 from cds_server.api import feedback
+from cds_server.api import health
+from cds_server.api import models
 from cds_server.api import services
 from cds_server.api.errors import register_error_handlers
 from cds_server.api.http import install_http_hooks
@@ -19,3 +22,15 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(services.bp)
     app.register_blueprint(feedback.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(models.bp)
+    app.register_blueprint(health.bp)
+    # templates and static files of the pages (model cards; later the demo chart and dashboard)
+    app.register_blueprint(
+        Blueprint(
+            "web",
+            "cds_server.web",
+            template_folder="templates",
+            static_folder="static",
+            static_url_path="/static",
+        )
+    )

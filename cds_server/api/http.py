@@ -31,7 +31,7 @@ def install_http_hooks(app: Flask) -> None:
 
 def _start() -> None:
     g.received = time.monotonic()
-    g.now = datetime.now(UTC)
+    g.now = get_state().settings.fixed_now or datetime.now(UTC)
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 

@@ -97,6 +97,10 @@ def handle_hook(service_id: str, body: Any, deps: PipelineDeps, call: CallContex
     except CdsError as error:
         audit.record(status=error.status, error_code=error.code)
         raise
+    except Exception:
+        # a bug in a service still leaves its audit row (outcome 12), then surfaces as a 500
+        audit.record(status=500, error_code=CdsError.code)
+        raise
     decided_first = audit.record(status=200, answer=result.answer, replayed=result.replayed)
     if decided_first is not None:
         # a concurrent call with this hookInstance stored its decision first: answer with its cards

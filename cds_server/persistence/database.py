@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from sqlalchemy import Insert
 from sqlalchemy import create_engine
 from sqlalchemy import event
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
@@ -133,6 +134,15 @@ class Database:
     @property
     def url(self) -> URL:
         return self.engine.url
+
+    def ping(self) -> dict[str, object]:
+        """Whether a trivial query answers, for readiness: ``{"ok": bool, "reason"?: str}``."""
+        try:
+            with self.read() as session:
+                session.execute(text("SELECT 1"))
+        except DatabaseUnavailable as error:
+            return {"ok": False, "reason": error.message}
+        return {"ok": True, "dialect": self.dialect}
 
     @contextmanager
     def read(self, failure: type[DatabaseUnavailable] = DatabaseUnavailable) -> Iterator[Session]:
