@@ -1,0 +1,192 @@
+"""In-process pipeline benchmark: each step of a hook call, per reference service and prefetch size.
+
+Steps (each timed on its own, then the whole call through the real Flask app):
+parse (orjson + envelope checks + request model), prefetch classification, extract (compiled
+mapping), infer (onnxruntime: the patient's row plus the what-if rows, one batch), cards, audit
+(one committed audit row + decision on the configured database), and the whole call.
+
+    .venv/bin/python bench/bench_pipeline.py [--repeat 300] [--database-url URL] [--json out.json]
+
+Without ``--database-url`` the embedded default (SQLite in a temporary folder) is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.requests import REFERENCE_TIME  # noqa: E402
+from bench.requests import body_bytes  # noqa: E402
+from bench.requests import patient_view  # noqa: E402
+from cds_server import create_app  # noqa: E402
+from cds_server.api.body import _has_duplicate_envelope_keys  # noqa: E402
+from cds_server.fhir.client import UnavailableFetcher  # noqa: E402
+from cds_server.hooks.decisions import CallRecord  # noqa: E402
+from cds_server.hooks.decisions import ClientIdentity  # noqa: E402
+from cds_server.hooks.prefetch import complete_prefetch  # noqa: E402
+from cds_server.hooks.request import parse_hook_request  # noqa: E402
+from cds_server.hooks.service import HookCall  # noqa: E402
+from cds_server.services.model_service import ModelServiceHandler  # noqa: E402
+from cds_server.services.model_service import _scored  # noqa: E402
+from cds_server.services.policy import build_cards  # noqa: E402
+from cds_server.state import get_state  # noqa: E402
+
+SERVICES = ("ascvd-risk", "prevent-risk", "news2", "diabetes-progression")
+#: prefetch sizes by number of latest Observations: 200 is the reference request (~190 KB of them)
+SIZES = {"~50KB": 40, "ref-200obs": 200, "~300KB": 320}
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
+    samples, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples, result
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {"median_ms": statistics.median(samples), "p99_ms": percentile(samples, 0.99)}
+
+
+def bench_service(app: Any, service_id: str, request: dict[str, Any], repeat: int) -> dict[str, Any]:
+    state = get_state(app)
+    service = state.registry.get(service_id, "patient-view")
+    handler = service.handler
+    assert isinstance(handler, ModelServiceHandler)
+    now = datetime.fromisoformat(REFERENCE_TIME)
+    raw = body_bytes(request)
+    steps: dict[str, dict[str, float]] = {}
+
+    def parse() -> Any:
+        body = orjson.loads(raw)
+        _has_duplicate_envelope_keys(raw)
+        return parse_hook_request(body)
+
+    samples, hook_request = timed(parse, repeat)
+    steps["parse"] = summary(samples)
+    fetcher = UnavailableFetcher("benchmark: complete prefetch")
+    samples, prefetch = timed(
+        lambda: complete_prefetch(
+            service, hook_request, fetcher=fetcher, today=now.date(), deadline=time.monotonic() + 2
+        ),
+        repeat,
+    )
+    assert not prefetch.missing_required, prefetch.missing_required
+    steps["prefetch"] = summary(samples)
+    call = HookCall(service, hook_request, prefetch.values, prefetch.unavailable, now)
+    samples, features = timed(lambda: handler.extract(call), repeat)
+    steps["extract"] = summary(samples)
+    samples, (batch, labels) = timed(lambda: handler._score(features), repeat)
+    steps["infer"] = summary(samples)
+    scored = _scored(batch, labels)
+    samples, cards = timed(
+        lambda: build_cards(handler.policy, features, scored, patient_id=hook_request.patient_id or "", now=now),
+        repeat,
+    )
+    steps["cards"] = summary(samples)
+    answer = handler(call)
+
+    def audit() -> Any:
+        return state.decisions.record(
+            CallRecord(
+                request_id=uuid.uuid4().hex,
+                received_at=now,
+                client=ClientIdentity(issuer="urn:bench"),
+                service_id=service_id,
+                hook="patient-view",
+                hook_instance=str(uuid.uuid4()),
+                user_ref="Practitioner/bench",
+                patient_ref=f"Patient/{hook_request.patient_id}",
+                status=200,
+                outcome=0,
+                latency_ms=1.0,
+                answer=answer,
+            )
+        )
+
+    samples, _ = timed(audit, repeat)
+    steps["audit"] = summary(samples)
+    client = app.test_client()
+
+    def whole() -> Any:
+        response = client.post(
+            f"/cds-services/{service_id}", data=body_bytes(request), content_type="application/json"
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+        return response
+
+    samples, response = timed(whole, repeat)
+    steps["whole call"] = summary(samples)
+    return {"service": service_id, "bytes": len(raw), "cards": len(response.json["cards"]), "steps": steps}
+
+
+def run(repeat: int, database_url: str | None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        config: dict[str, Any] = {"reference_time": REFERENCE_TIME, "log_level": "WARNING"}
+        config["database_url"] = database_url or f"sqlite:///{folder}/bench.db"
+        # the benchmark measures the pipeline, not authentication (see bench_http.py for that)
+        config.update(auth_settings())
+        app = create_app(config)
+        gc.freeze()
+        results = []
+        registry = get_state(app).registry
+        for size, observations in SIZES.items():
+            for service_id in SERVICES:
+                keys = tuple(spec.key for spec in registry.get(service_id, "patient-view").prefetch)
+                request = patient_view(observations=observations, keys=keys)
+                result = bench_service(app, service_id, request, repeat)
+                result["size"] = size
+                results.append(result)
+        get_state(app).close()
+    return {"database": "postgresql" if database_url else "sqlite", "repeat": repeat, "results": results}
+
+
+def auth_settings() -> dict[str, Any]:
+    """Settings that let the in-process benchmark call without a JWT, when the server supports it."""
+    return {}
+
+
+def print_table(report: dict[str, Any]) -> None:
+    print(f"In-process pipeline ({report['database']}, {report['repeat']} runs each): median / p99 ms")
+    steps = ["parse", "prefetch", "extract", "infer", "cards", "audit", "whole call"]
+    print(f"{'service':22} {'size':6} {'bytes':>7} " + " ".join(f"{s:>15}" for s in steps))
+    for result in report["results"]:
+        cells = " ".join(
+            f"{result['steps'][s]['median_ms']:7.3f}/{result['steps'][s]['p99_ms']:7.3f}" for s in steps
+        )
+        print(f"{result['service']:22} {result['size']:6} {result['bytes']:7d} {cells}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--database-url")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    report = run(args.repeat, args.database_url)
+    print_table(report)
+    if args.json:
+        args.json.write_text(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    main()
