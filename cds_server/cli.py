@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cds_server import __version__
+from cds_server.demo.cli import demo
 from cds_server.persistence.cli import db
 
 if TYPE_CHECKING:
@@ -123,6 +124,7 @@ def list_models() -> None:
 
 
 main.add_command(db)
+main.add_command(demo)
 
 
 def _settings_or_exit() -> Settings:
