@@ -6,6 +6,7 @@ from flask import Blueprint
 from flask import Flask
 
 from cds_server.api import admin
+from cds_server.api import demo
 from cds_server.api import discovery
 from cds_server.api import feedback
 from cds_server.api import health
@@ -24,6 +25,7 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(models.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(demo.bp)
     # templates and static files of the pages (model cards; later the demo chart and dashboard)
     app.register_blueprint(
         Blueprint(
