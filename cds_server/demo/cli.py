@@ -26,10 +26,10 @@ def demo() -> None:
 @click.option("--no-shift", is_flag=True, help="Keep the original dates (default: move each chart to today).")
 def load(fhir_base: str, token: str | None, folder: Path | None, no_shift: bool) -> None:
     """Create or replace the demo patients on a FHIR server, keeping their ids."""
+    import httpx
+
     from cds_server.demo.loader import load_patients
     from cds_server.demo.patients import demo_patients
-
-    import httpx
 
     patients = demo_patients(folder) if folder else demo_patients()
     try:
