@@ -28,21 +28,24 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.requests import REFERENCE_TIME  # noqa: E402
-from bench.requests import body_bytes  # noqa: E402
-from bench.requests import patient_view  # noqa: E402
-from cds_server import create_app  # noqa: E402
-from cds_server.api.body import _has_duplicate_envelope_keys  # noqa: E402
-from cds_server.fhir.client import UnavailableFetcher  # noqa: E402
-from cds_server.hooks.decisions import CallRecord  # noqa: E402
-from cds_server.hooks.decisions import ClientIdentity  # noqa: E402
-from cds_server.hooks.prefetch import complete_prefetch  # noqa: E402
-from cds_server.hooks.request import parse_hook_request  # noqa: E402
-from cds_server.hooks.service import HookCall  # noqa: E402
-from cds_server.services.model_service import ModelServiceHandler  # noqa: E402
-from cds_server.services.model_service import _scored  # noqa: E402
-from cds_server.services.policy import build_cards  # noqa: E402
-from cds_server.state import get_state  # noqa: E402
+from bench.requests import REFERENCE_TIME
+from bench.requests import body_bytes
+from bench.requests import patient_view
+from cds_server import create_app
+from cds_server.api.body import _has_duplicate_envelope_keys
+from cds_server.auth.devclient import DEV_ISSUER
+from cds_server.auth.devclient import ensure_dev_key
+from cds_server.auth.devclient import mint_token
+from cds_server.fhir.client import UnavailableFetcher
+from cds_server.hooks.decisions import CallRecord
+from cds_server.hooks.decisions import ClientIdentity
+from cds_server.hooks.prefetch import complete_prefetch
+from cds_server.hooks.request import parse_hook_request
+from cds_server.hooks.service import HookCall
+from cds_server.services.model_service import ModelServiceHandler
+from cds_server.services.model_service import _scored
+from cds_server.services.policy import build_cards
+from cds_server.state import get_state
 
 SERVICES = ("ascvd-risk", "prevent-risk", "news2", "diabetes-progression")
 #: prefetch sizes by number of latest Observations: 200 is the reference request (~190 KB of them)
@@ -98,8 +101,10 @@ def bench_service(app: Any, service_id: str, request: dict[str, Any], repeat: in
     samples, (batch, labels) = timed(lambda: handler._score(features), repeat)
     steps["infer"] = summary(samples)
     scored = _scored(batch, labels)
-    samples, cards = timed(
-        lambda: build_cards(handler.policy, features, scored, patient_id=hook_request.patient_id or "", now=now),
+    samples, _cards = timed(
+        lambda: build_cards(
+            handler.policy, features, scored, patient_id=hook_request.patient_id or "", now=now
+        ),
         repeat,
     )
     steps["cards"] = summary(samples)
@@ -126,10 +131,18 @@ def bench_service(app: Any, service_id: str, request: dict[str, Any], repeat: in
     samples, _ = timed(audit, repeat)
     steps["audit"] = summary(samples)
     client = app.test_client()
+    # an EHR's call carries a fresh JWT each time: minted here, outside the timing (verification,
+    # replay check and rate limit are inside it, as in production)
+    url = f"{get_state(app).settings.public_base_url}/cds-services/{service_id}"
+    signing = ensure_dev_key(Path(get_state(app).settings.dev_client_dir))
+    tokens = [mint_token(signing, issuer=DEV_ISSUER, audience=url) for _ in range(repeat)]
 
     def whole() -> Any:
         response = client.post(
-            f"/cds-services/{service_id}", data=body_bytes(request), content_type="application/json"
+            f"/cds-services/{service_id}",
+            data=body_bytes(request),
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {tokens.pop()}"},
         )
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
         return response
@@ -143,8 +156,7 @@ def run(repeat: int, database_url: str | None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         config: dict[str, Any] = {"reference_time": REFERENCE_TIME, "log_level": "WARNING"}
         config["database_url"] = database_url or f"sqlite:///{folder}/bench.db"
-        # the benchmark measures the pipeline, not authentication (see bench_http.py for that)
-        config.update(auth_settings())
+        config.update(auth_settings(folder))
         app = create_app(config)
         gc.freeze()
         results = []
@@ -160,9 +172,14 @@ def run(repeat: int, database_url: str | None) -> dict[str, Any]:
     return {"database": "postgresql" if database_url else "sqlite", "repeat": repeat, "results": results}
 
 
-def auth_settings() -> dict[str, Any]:
-    """Settings that let the in-process benchmark call without a JWT, when the server supports it."""
-    return {}
+def auth_settings(folder: str) -> dict[str, Any]:
+    """The development client signs the benchmark's calls; no rate limit gets in the way of the loop."""
+    return {
+        "dev_client": True,
+        "dev_client_dir": f"{folder}/dev-client",
+        "rate_limit_per_s": 1e9,
+        "rate_limit_burst": 10**9,
+    }
 
 
 def print_table(report: dict[str, Any]) -> None:
@@ -177,7 +194,9 @@ def print_table(report: dict[str, Any]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--database-url")
     parser.add_argument("--json", type=Path)

@@ -21,10 +21,13 @@ __version__ = "0.1.0"
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the WSGI app: embedded defaults, then ``CDS_*`` environment variables, then ``config``."""
     from cds_server.api import register_api
+    from cds_server.auth.redaction import install_redaction
     from cds_server.state import init_state
 
     settings = load_settings(config)
     logging.getLogger("cds_server").setLevel(settings.log_level.upper())
+    # the net under "never log a token": bearer tokens and JWT-shaped strings are masked in every record
+    install_redaction()
     # urllib3/httpx debug logs print full URLs, which carry patient ids
     for noisy in ("httpx", "httpcore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

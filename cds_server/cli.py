@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import click
 
 from cds_server import __version__
+from cds_server.auth.cli import clients
+from cds_server.auth.cli import dev
 from cds_server.demo.cli import demo
 from cds_server.persistence.cli import db
 
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from cds_server.config import Settings
 
 #: settings whose values are credentials: never printed
-SECRET_SETTINGS = frozenset({"admin_token"})
+SECRET_SETTINGS = frozenset({"admin_token", "job_link_secret"})
 
 
 @click.group()
@@ -48,8 +50,39 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         prepare_schema(database, auto_upgrade=settings.db_auto_upgrade)
     finally:
         database.close()
+    if settings.dev_client:
+        from cds_server.auth.devclient import ensure_dev_key
+
+        ensure_dev_key(Path(settings.dev_client_dir))  # once here, not raced by the workers
+        click.echo(
+            "WARNING: the development client is trusted (CDS_DEV_CLIENT=true); turn it off in production",
+            err=True,
+        )
     click.echo(f"cds-server {__version__}: discovery at http://{host}:{port}/cds-services")
-    run_gunicorn(host=host, port=port, workers=workers, threads=threads)
+    embedded = None
+    if settings.embedded_worker:
+        from cds_server.tasks.embedded import EmbeddedWorker
+
+        # a child process that dies with this one; the jobs queue to the embedded broker without it
+        embedded = EmbeddedWorker(concurrency=settings.worker_concurrency)
+        embedded.start()
+    try:
+        run_gunicorn(host=host, port=port, workers=workers, threads=threads)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@main.command()
+@click.option("--concurrency", type=int, help="Job processes (default: CDS_WORKER_CONCURRENCY).")
+@click.option("--loglevel", default="INFO", show_default=True, help="Log level of the worker.")
+@click.option("--parent-pid", type=int, hidden=True, help="Exit when this process is no longer the parent.")
+def worker(concurrency: int | None, loglevel: str, parent_pid: int | None) -> None:
+    """Run a job worker: a Celery worker (prefork) that also relays the job outbox and runs the reaper."""
+    from cds_server.tasks.worker import run_worker
+
+    _settings_or_exit()  # a bad setting fails here with its name, before Celery starts
+    run_worker(concurrency=concurrency, loglevel=loglevel, parent_pid=parent_pid)
 
 
 @main.command()
@@ -124,6 +157,8 @@ def list_models() -> None:
 
 
 main.add_command(db)
+main.add_command(clients)
+main.add_command(dev)
 main.add_command(demo)
 
 
@@ -145,6 +180,14 @@ def _masked(name: str, value: object) -> object:
         from sqlalchemy.engine import make_url
 
         return make_url(value).render_as_string(hide_password=True)
+    if name == "redis_url" and isinstance(value, str) and value:
+        from sqlalchemy.engine import make_url
+
+        return make_url(value).render_as_string(hide_password=True)
+    if name == "broker_url" and isinstance(value, str) and value:
+        from kombu.utils.url import maybe_sanitize_url
+
+        return maybe_sanitize_url(value)
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -53,11 +54,14 @@ class Settings:
         "Browser origins allowed by CORS (exact `scheme://host[:port]`; `*` allows any, development only).",
     )
     fhir_servers: tuple[str, ...] = _setting(
-        [], "FHIR base URLs a request's `fhirServer` may name; anything else is never contacted."
+        [],
+        "FHIR base URLs a request's `fhirServer` may name, for clients that list none of their own; anything "
+        "else is never contacted.",
     )
     fhir_open_servers: tuple[str, ...] = _setting(
         [],
-        "Subset of the allowed FHIR base URLs that may be read without `fhirAuthorization` (open servers).",
+        "Subset of `CDS_FHIR_SERVERS` that may be read without `fhirAuthorization` (open servers), for "
+        "clients that list none of their own.",
     )
     fhir_allow_http: bool = _setting(
         False, "Allow `http://` FHIR servers (development only; production is https)."
@@ -134,8 +138,132 @@ class Settings:
     )
     admin_token: str = _setting(
         "",
-        "Bearer token for the admin endpoints `/audit` and `/analytics/feedback` (32 characters or more); "
-        "unset, those endpoints answer 404.",
+        "Bearer token for the admin endpoints (`/audit`, `/analytics/feedback`, `/admin/...`; 32 characters "
+        "or more); unset, those endpoints answer 404.",
+    )
+    clients_file: str = _setting(
+        "",
+        "YAML file of trusted EHR clients (issuer, keys, algorithms, tenants, FHIR servers, link hosts); "
+        "clients added with `cds-server clients add` are trusted as well.",
+    )
+    discovery_requires_auth: bool = _setting(
+        True,
+        "Whether `GET /cds-services` needs a client JWT (a token that is sent is verified either way).",
+    )
+    jwt_leeway_s: int = _setting(
+        60, "Clock skew allowed on a client JWT's `exp`, `iat` and `nbf`, in seconds."
+    )
+    jwt_max_lifetime_s: int = _setting(
+        3600,
+        "Longest client JWT lifetime (`exp - iat`) and oldest `iat` accepted, in seconds; a client may "
+        "set a shorter one.",
+    )
+    jwks_ca_file: str = _setting(
+        "",
+        "CA bundle (PEM) for fetching clients' `jwks_url`; empty: the system's trust store.",
+    )
+    redis_url: str = _setting(
+        "",
+        "Redis URL (`redis://host:6379/0`) shared by all workers for JWT replay (`jti`) and rate limits; "
+        "empty: replay in the database, rate limits per process.",
+    )
+    rate_limit_per_s: float = _setting(
+        20.0, "Requests per second each client (issuer and tenant) may make on average (429 above)."
+    )
+    rate_limit_burst: int = _setting(50, "Requests a client may make at once before the average applies.")
+    json_max_depth: int = _setting(
+        64, "Deepest nesting of arrays and objects in a request body (400 deeper)."
+    )
+    card_link_hosts: tuple[str, ...] = _setting(
+        [],
+        "Hosts card links may point to for clients that list none of their own (this server's host always "
+        "may); links to other hosts are dropped from cards.",
+    )
+    dev_client: bool = _setting(
+        True,
+        "Trust a development client (issuer `urn:cds-server:dev-client`) whose key pair is generated in "
+        "`CDS_DEV_CLIENT_DIR`; `cds-server dev token` signs with it. Development only: turn it off in "
+        "production.",
+    )
+    dev_client_dir: str = _setting(
+        "instance/dev-client",
+        "Folder of the development client's key pair (relative to the working directory).",
+    )
+    trust_cds_hooks_sandbox: bool = _setting(
+        False,
+        "Trust the public CDS Hooks Sandbox (`https://sandbox.cds-hooks.org`, key bundled). Its private key "
+        "is public: development only.",
+    )
+
+    broker_url: str = _setting(
+        "",
+        "Celery broker of the diagnostic jobs: `redis://host:6379/0` in production, "
+        "`amqp://user:pass@host//` for RabbitMQ; empty: the embedded broker (kombu's SQLAlchemy transport "
+        "on a SQLite file beside the database, or on the PostgreSQL database itself).",
+    )
+    job_queue: str = _setting("cds-jobs", "Broker queue the job messages go to (one per deployment).")
+    embedded_worker: bool = _setting(
+        True,
+        "`cds-server serve` also runs a job worker as its child process (dies with it); set `false` where "
+        "`cds-server worker` processes run separately.",
+    )
+    worker_concurrency: int = _setting(2, "Job worker processes of one `cds-server worker` (prefork pool).")
+    job_max_attempts: int = _setting(
+        3, "Claims of one job (or chunk) before it fails as poison: a worker died or timed out each time."
+    )
+    job_soft_time_limit_s: int = _setting(
+        240, "Seconds a job task may run before it is asked to stop (it then fails with `timeout`)."
+    )
+    job_time_limit_s: int = _setting(
+        300, "Seconds after which a job task's process is killed; below the broker's visibility timeout."
+    )
+    broker_visibility_timeout_s: int = _setting(
+        600,
+        "Redis: seconds before an unacknowledged job message is delivered again (above the hard time limit).",
+    )
+    broker_restore_interval_s: int = _setting(
+        10, "Redis: seconds between scans that give unacknowledged messages past the visibility timeout back."
+    )
+    job_heartbeat_s: float = _setting(
+        5.0, "Seconds between a running job's heartbeats (each renews its lease)."
+    )
+    job_lease_s: float = _setting(
+        30.0, "Seconds a job's lease lasts without a heartbeat; after it the reaper hands the job on."
+    )
+    job_relay_interval_s: float = _setting(
+        0.5, "Seconds between the worker's outbox relay runs (publishing accepted jobs to the broker)."
+    )
+    job_reaper_interval_s: float = _setting(
+        5.0, "Seconds between reaper runs (jobs whose worker vanished, messages lost, jobs expired)."
+    )
+    job_requeue_after_s: int = _setting(
+        600, "Seconds a published job may wait unclaimed before the reaper publishes it again."
+    )
+    job_expire_after_s: int = _setting(
+        86400, "Seconds after which a job that is still not finished fails with `expired`."
+    )
+    job_chunk_size: int = _setting(
+        100, "Patients per chunk of a population-scoring job (one task, one batched model run)."
+    )
+    job_fhir_timeout_s: float = _setting(
+        30.0, "Timeout of one backend FHIR request made by a job (connect, read, write), in seconds."
+    )
+    job_fhir_max_pages: int = _setting(
+        200, "Most search result pages a job follows for one query (all pages of a longitudinal record)."
+    )
+    fhir_backends_file: str = _setting(
+        "",
+        "YAML file of the FHIR servers jobs read (and write RiskAssessments to), with their backend "
+        "credentials (SMART Backend Services); relative to the checkout. Empty: none.",
+    )
+    job_link_secret: str = _setting(
+        "",
+        "Key (32+ characters) that signs the result-page links on asynchronous cards; empty: a random key "
+        "generated once and kept in the database.",
+    )
+    job_link_ttl_s: int = _setting(7 * 86400, "Seconds a signed result-page link stays valid.")
+    job_modules: tuple[str, ...] = _setting(
+        [], "Python modules whose `register_jobs(kinds)` adds job kinds (besides the built-in ones)."
     )
 
     @property
@@ -235,9 +363,13 @@ def _check(settings: Settings) -> None:
         "decision_retention_days",
         "feedback_max_items",
         "feedback_max_comment_chars",
+        "jwt_max_lifetime_s",
+        "rate_limit_burst",
+        "json_max_depth",
     ):
         if getattr(settings, name) < 1:
             raise ConfigError(f"setting {ENV_PREFIX}{name.upper()} must be at least 1")
+    _check_auth(settings)
     if settings.db_max_overflow < 0:
         raise ConfigError("setting CDS_DB_MAX_OVERFLOW must not be negative")
     if settings.admin_token and len(settings.admin_token) < MIN_ADMIN_TOKEN_CHARS:
@@ -250,3 +382,45 @@ def _check(settings: Settings) -> None:
     unknown_open = set(settings.fhir_open_servers) - set(settings.fhir_servers)
     if unknown_open:
         raise ConfigError("every CDS_FHIR_OPEN_SERVERS entry must also be in CDS_FHIR_SERVERS")
+    _check_jobs(settings)
+
+
+def _check_jobs(settings: Settings) -> None:
+    """The job timings must nest, or a slow job would be delivered twice or reaped while alive."""
+    for name in (
+        "worker_concurrency",
+        "job_max_attempts",
+        "job_soft_time_limit_s",
+        "broker_visibility_timeout_s",
+        "broker_restore_interval_s",
+        "job_requeue_after_s",
+        "job_expire_after_s",
+        "job_chunk_size",
+        "job_fhir_max_pages",
+        "job_link_ttl_s",
+    ):
+        if getattr(settings, name) < 1:
+            raise ConfigError(f"setting {ENV_PREFIX}{name.upper()} must be at least 1")
+    for name in ("job_heartbeat_s", "job_relay_interval_s", "job_reaper_interval_s", "job_fhir_timeout_s"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"setting {ENV_PREFIX}{name.upper()} must be positive")
+    if not settings.job_soft_time_limit_s < settings.job_time_limit_s < settings.broker_visibility_timeout_s:
+        raise ConfigError(
+            "CDS_JOB_SOFT_TIME_LIMIT_S < CDS_JOB_TIME_LIMIT_S < CDS_BROKER_VISIBILITY_TIMEOUT_S must hold "
+            "(a message must not come back while its task may still run)"
+        )
+    if settings.job_lease_s < 2 * settings.job_heartbeat_s:
+        raise ConfigError(
+            "CDS_JOB_LEASE_S must be at least twice CDS_JOB_HEARTBEAT_S (one heartbeat may be late)"
+        )
+    if settings.job_link_secret and len(settings.job_link_secret) < MIN_ADMIN_TOKEN_CHARS:
+        raise ConfigError(f"CDS_JOB_LINK_SECRET must be at least {MIN_ADMIN_TOKEN_CHARS} characters long")
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]{1,128}", settings.job_queue):
+        raise ConfigError("CDS_JOB_QUEUE may hold letters, digits, '.', '_' and '-' only")
+
+
+def _check_auth(settings: Settings) -> None:
+    if settings.jwt_leeway_s < 0:
+        raise ConfigError("setting CDS_JWT_LEEWAY_S must not be negative")
+    if settings.rate_limit_per_s <= 0:
+        raise ConfigError("setting CDS_RATE_LIMIT_PER_S must be positive")

@@ -11,12 +11,16 @@ contain request content: no patient data, no tokens, no echo of the input.
     ├── BadRequest (400 bad-request)
     │   ├── InvalidJson (400 invalid-json)
     │   ├── InvalidHookRequest (400 invalid-hook-request)
-    │   └── InvalidFeedback (400 invalid-feedback)
+    │   ├── InvalidFeedback (400 invalid-feedback)
+    │   └── InvalidJobRequest (400 invalid-job-request)
     ├── AuthenticationFailed (401 unauthorized)        identical body for every cause
     ├── Forbidden (403 forbidden)
     ├── NotFound (404 not-found)
-    │   └── ServiceNotFound (404 unknown-service)
+    │   ├── ServiceNotFound (404 unknown-service)
+    │   └── JobNotFound (404 unknown-job)              also another client's job: no existence oracle
     ├── MethodNotAllowed (405 method-not-allowed)      carries the Allow header
+    ├── NotAcceptable (406 not-acceptable)
+    ├── Conflict (409 conflict)
     ├── PayloadTooLarge (413 payload-too-large)
     ├── UnsupportedMediaType (415 unsupported-media-type)
     ├── PrefetchUnavailable (412 prefetch-unavailable)
@@ -24,6 +28,7 @@ contain request content: no patient data, no tokens, no echo of the input.
     ├── RateLimited (429 rate-limited)                 carries Retry-After
     └── ServiceUnavailable (503 unavailable)           carries Retry-After
         ├── ModelNotReady (503 model-not-ready)
+        ├── ReplayStoreUnavailable (503 replay-store-unavailable)   JWT replay cannot be ruled out
         └── DatabaseUnavailable (503 database-unavailable)
             └── AuditUnavailable (503 audit-unavailable)   no cards leave without their audit row
 """
@@ -94,6 +99,11 @@ class InvalidFeedback(BadRequest):
     default_message = "The feedback is not valid."
 
 
+class InvalidJobRequest(BadRequest):
+    code = "invalid-job-request"
+    default_message = "The job request is not valid."
+
+
 class AuthenticationFailed(CdsError):
     """Any authentication failure. The body is the same for every cause, on purpose."""
 
@@ -130,6 +140,13 @@ class ServiceNotFound(NotFound):
     default_message = "No CDS service with this id is registered on this server."
 
 
+class JobNotFound(NotFound):
+    """No job with this id for the calling client; the same answer when it is another client's job."""
+
+    code = "unknown-job"
+    default_message = "No job with this id."
+
+
 class MethodNotAllowed(CdsError):
     status = 405
     code = "method-not-allowed"
@@ -142,6 +159,20 @@ class MethodNotAllowed(CdsError):
 
     def headers(self) -> Mapping[str, str]:
         return {"Allow": ", ".join(self.allowed)}
+
+
+class NotAcceptable(CdsError):
+    status = 406
+    code = "not-acceptable"
+    issue_type = "not-supported"
+    default_message = "None of the accepted media types can be produced for this URL."
+
+
+class Conflict(CdsError):
+    status = 409
+    code = "conflict"
+    issue_type = "conflict"
+    default_message = "The request conflicts with the current state of the resource."
 
 
 class PrefetchUnavailable(CdsError):
@@ -214,3 +245,10 @@ class AuditUnavailable(DatabaseUnavailable):
 
     code = "audit-unavailable"
     default_message = "The audit trail is unavailable, so no decision support can be given; retry later."
+
+
+class ReplayStoreUnavailable(ServiceUnavailable):
+    """The shared ``jti`` store cannot be asked, so a replayed JWT cannot be ruled out (fail closed)."""
+
+    code = "replay-store-unavailable"
+    default_message = "Authentication cannot be completed right now; retry later."

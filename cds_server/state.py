@@ -6,10 +6,14 @@ import functools
 import gc
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 from flask import current_app
 
+from cds_server.auth.authenticator import Authenticator
+from cds_server.auth.clients import TrustedClient
+from cds_server.auth.factory import build_authenticator
 from cds_server.config import Settings
 from cds_server.features import MappingRegistry
 from cds_server.features import load_mappings
@@ -19,6 +23,7 @@ from cds_server.hooks.pipeline import PipelineDeps
 from cds_server.hooks.registry import ServiceRegistry
 from cds_server.inference import ModelRegistry
 from cds_server.inference import overrides_from_env
+from cds_server.jobs.system import JobSystem
 from cds_server.persistence.database import Database
 from cds_server.persistence.database import open_database
 from cds_server.persistence.feedback import FeedbackRecorder
@@ -37,6 +42,10 @@ class CdsState:
     feedback: FeedbackRecorder
     mappings: MappingRegistry
     models: ModelRegistry
+    #: diagnostic jobs: store, kinds, backend FHIR servers, signed result links
+    jobs: JobSystem
+    #: client registry, JWT verification, replay store, rate limits, security events
+    auth: Authenticator
 
     @property
     def feedback_limits(self) -> FeedbackLimits:
@@ -48,14 +57,23 @@ class CdsState:
     def close(self) -> None:
         """Release pools and threads (tests build many apps; a server process just exits)."""
         self.fhir.close()
+        self.auth.close()
         self.database.close()
 
-    def pipeline_deps(self, *, received: float) -> PipelineDeps:
+    def pipeline_deps(self, *, received: float, client: TrustedClient | None = None) -> PipelineDeps:
+        """The pipeline's edges for one call; FHIR access follows ``client``'s allow-list if it has one."""
+        policy = client.fhir_policy if client is not None else None
         return PipelineDeps(
             registry=self.registry,
-            open_fetcher=lambda request: self.fhir.for_request(request, received=received),
+            open_fetcher=lambda request: self.fhir.for_request(request, received=received, policy=policy),
             decisions=self.decisions,
         )
+
+    def link_hosts(self, client: TrustedClient) -> frozenset[str]:
+        """Hosts ``client``'s card links may point to: its own list, else the server's, plus this server."""
+        own_host = (urlsplit(self.settings.public_base_url).hostname or "").lower()
+        hosts = client.card_link_hosts or frozenset(h.lower() for h in self.settings.card_link_hosts)
+        return hosts | {own_host}
 
 
 def init_state(app: Flask, settings: Settings) -> CdsState:
@@ -64,11 +82,13 @@ def init_state(app: Flask, settings: Settings) -> CdsState:
     registry = ServiceRegistry()
     mappings = _mappings(settings.folder("mappings_dir"))
     models = _models(settings.folder("models_dir"), settings.model_providers, settings.model_deployments)
+    jobs = JobSystem.build(settings, database)
     for service in load_service_declarations(
         settings.folder("services_dir"),
         mappings=mappings,
         models=models,
         public_base_url=settings.public_base_url,
+        jobs=jobs.gateway,
     ):
         registry.register(service)
     # Everything loaded so far lives as long as the process: keep the collector from scanning it
@@ -83,6 +103,8 @@ def init_state(app: Flask, settings: Settings) -> CdsState:
         feedback=FeedbackRecorder(database, registry),
         mappings=mappings,
         models=models,
+        jobs=jobs,
+        auth=build_authenticator(settings, database),
     )
     app.extensions["cds"] = state
     return state

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
 from cds_server import create_app
 from cds_server.state import get_state
+from tests.support.clients import SigningClient
+from tests.support.clients import write_clients_file
 from tests.support.databases import Kind
 from tests.support.databases import PostgresCluster
 from tests.support.databases import TestDatabase
@@ -29,6 +32,8 @@ from tests.support.fhir_server import FhirTestServer
 from tests.support.synthea import bundle_files
 
 TEST_SERVICES = "tests.support.services"
+# read at import: the autouse fixture below removes every CDS_* variable before each test
+TEST_REDIS_URL = os.environ.get("CDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 AppFactory = Callable[..., Flask]
 
@@ -45,13 +50,53 @@ def shared_sqlite_url(sqlite_template: Path, tmp_path_factory: pytest.TempPathFa
     return sqlite_copy(sqlite_template, tmp_path_factory.mktemp("shared") / "shared.db")
 
 
+@pytest.fixture(scope="session")
+def clients_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The trusted test EHR clients (tests/support/clients.py), written once per session."""
+    return write_clients_file(tmp_path_factory.mktemp("clients") / "clients.yaml")
+
+
+@pytest.fixture(scope="session")
+def dev_client_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the development client's key pair goes: never ./instance."""
+    return tmp_path_factory.mktemp("dev-client")
+
+
 @pytest.fixture(autouse=True)
-def _no_cds_environment(monkeypatch: pytest.MonkeyPatch, shared_sqlite_url: str) -> None:
-    """A developer's own CDS_* variables must not change what the tests see."""
+def _no_cds_environment(
+    monkeypatch: pytest.MonkeyPatch, shared_sqlite_url: str, clients_file: Path, dev_client_dir: Path
+) -> None:
+    """A developer's own CDS_* variables must not change what the tests see.
+
+    Every app trusts the test clients, and every Flask test client signs its calls as one of them
+    (a real JWT per call, for its exact URL): the API tests run through real authentication. Rate
+    limits are raised so that load-style tests measure what they mean to; tests/api/test_rate_limits.py
+    checks the limits themselves.
+    """
     for name in list(os.environ):
         if name.startswith("CDS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("CDS_DATABASE_URL", shared_sqlite_url)
+    monkeypatch.setenv("CDS_CLIENTS_FILE", str(clients_file))
+    monkeypatch.setenv("CDS_DEV_CLIENT_DIR", str(dev_client_dir))
+    monkeypatch.setenv("CDS_RATE_LIMIT_PER_S", "100000")
+    monkeypatch.setenv("CDS_RATE_LIMIT_BURST", "100000")
+    monkeypatch.setattr(Flask, "test_client_class", SigningClient)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The Redis of development machines and CI (127.0.0.1:6379, ``CDS_TEST_REDIS_URL`` elsewhere).
+
+    Keys are per token (``cds:jti:<sha256>``) or per client, so tests sharing it cannot collide.
+    """
+    url = TEST_REDIS_URL
+    client = redis.Redis.from_url(url, socket_timeout=2)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,22 @@ from flask import Flask
 
 from cds_server.api import admin
 from cds_server.api import demo
+from cds_server.api import dev
 from cds_server.api import discovery
 from cds_server.api import feedback
 from cds_server.api import health
+from cds_server.api import jobs
 from cds_server.api import models
+from cds_server.api import openapi
 from cds_server.api import services
+from cds_server.api.auth import install_authentication
 from cds_server.api.errors import register_error_handlers
 from cds_server.api.http import install_http_hooks
 
 
 def register_api(app: Flask) -> None:
     install_http_hooks(app)
+    install_authentication(app)  # after the request id and clock are set
     register_error_handlers(app)
     app.register_blueprint(discovery.bp)
     app.register_blueprint(services.bp)
@@ -25,7 +30,10 @@ def register_api(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(models.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(jobs.bp)
     app.register_blueprint(demo.bp)
+    app.register_blueprint(dev.bp)
+    app.register_blueprint(openapi.bp)
     # templates and static files of the pages (model cards; later the demo chart and dashboard)
     app.register_blueprint(
         Blueprint(

@@ -1,8 +1,11 @@
-"""Admin endpoints: ``GET /audit`` (FHIR AuditEvent Bundle) and ``GET /analytics/feedback`` (JSON).
+"""Admin endpoints: audit export, feedback analytics, model reload, trusted clients, security events.
 
-Until client authentication lands they are guarded by one bearer token, ``CDS_ADMIN_TOKEN``, compared
-in constant time. Without it configured the endpoints do not exist (404), so a default install exposes
-no audit trail. A wrong or missing token gets the same 401 as any authentication failure.
+``GET /audit`` (FHIR AuditEvent Bundle), ``GET /analytics/feedback``, ``POST /admin/models/reload``,
+``GET /admin/clients`` and ``GET /admin/security-events``. They are an operator's, not an EHR's, so
+they take a separate credential: one bearer token, ``CDS_ADMIN_TOKEN``, compared in constant time (an
+EHR client JWT does not open them). Without it configured the endpoints do not exist (404), so a
+default install exposes no audit trail. A wrong or missing token gets the same 401 as any
+authentication failure, and a security event.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from datetime import datetime
 from flask import Blueprint
 from flask import Response
 from flask import request
+from sqlalchemy import select
 
+from cds_server.api.auth import call_site
 from cds_server.api.responses import json_response
+from cds_server.auth.verify import TokenRejected
 from cds_server.errors import AuthenticationFailed
 from cds_server.errors import BadRequest
 from cds_server.errors import NotFound
@@ -29,6 +35,7 @@ from cds_server.persistence.audit_export import MAX_PAGE
 from cds_server.persistence.audit_export import AuditQuery
 from cds_server.persistence.audit_export import export_audit
 from cds_server.persistence.audit_export import instant
+from cds_server.persistence.models import SecurityEvent
 from cds_server.state import get_state
 
 bp = Blueprint("admin", __name__)
@@ -69,6 +76,82 @@ def analytics_feedback() -> Response:
     )
 
 
+@bp.post("/admin/models/reload")
+def reload_models() -> Response:
+    """Re-read the model repository in this worker process (each gunicorn worker holds its own models)."""
+    state = get_state()
+    _require_admin(state.settings.admin_token)
+    report = state.models.reload()
+    return json_response(
+        {
+            "ok": report.ok,
+            "loaded": list(report.loaded),
+            "unchanged": list(report.unchanged),
+            "keptPrevious": dict(report.kept_previous),
+            "notReady": dict(report.not_ready),
+            "removed": list(report.removed),
+        },
+        200 if report.ok else 409,
+    )
+
+
+@bp.get("/admin/clients")
+def clients() -> Response:
+    """The trusted clients as the server sees them (no key material)."""
+    state = get_state()
+    _require_admin(state.settings.admin_token)
+    listing = [
+        {
+            "issuer": client.issuer,
+            "source": client.source,
+            "keys": "jwks_url" if client.jwks_url else "inline",
+            "jwksUrl": client.jwks_url,
+            "kids": sorted(client.keys) if client.keys is not None else None,
+            "algorithms": sorted(client.algorithms),
+            "tenants": sorted(client.tenants),
+            "fhirServers": sorted(client.fhir_policy.allowed) if client.fhir_policy else None,
+            "cardLinkHosts": sorted(client.card_link_hosts),
+            "developmentOnly": client.development_only,
+        }
+        for client in state.auth.registry.clients()
+    ]
+    return json_response({"clients": listing})
+
+
+@bp.get("/admin/security-events")
+def security_events() -> Response:
+    """Refused authentications, newest first (``since``, ``_count``)."""
+    state = get_state()
+    _require_admin(state.settings.admin_token)
+    since = _time(request.args, "since")
+    count = _integer(request.args, "_count", low=1, high=MAX_PAGE) or DEFAULT_PAGE
+    query = select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(count)
+    if since is not None:
+        query = query.where(SecurityEvent.recorded_at >= since)
+    with state.database.read() as session:
+        rows = session.execute(query).scalars().all()
+    return json_response(
+        {
+            "events": [
+                {
+                    "recorded": instant(row.recorded_at),
+                    "requestId": row.request_id,
+                    "kind": row.kind,
+                    "reason": row.reason,
+                    "endpoint": row.endpoint,
+                    "issuer": row.issuer,
+                    "claimedIssuerSha256": row.claimed_issuer_sha256,
+                    "kid": row.kid,
+                    "jtiSha256": row.jti_sha256,
+                    "sourceIp": row.source_ip,
+                    "suppressedBefore": row.suppressed,
+                }
+                for row in rows
+            ]
+        }
+    )
+
+
 def _require_admin(token: str) -> None:
     if not token:
         raise NotFound()
@@ -77,6 +160,7 @@ def _require_admin(token: str) -> None:
     expected = hashlib.sha256(token.encode()).digest()
     given = hashlib.sha256(presented.strip().encode()).digest()
     if not (hmac.compare_digest(expected, given) and scheme.lower() == "bearer"):
+        get_state().auth.refused(TokenRejected("admin-token-wrong"), call_site("admin"), kind="admin")
         raise AuthenticationFailed("admin token missing or wrong")
 
 

@@ -38,8 +38,7 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def _cds_error(error: CdsError) -> Response:
-    if isinstance(error, AuthenticationFailed):
-        log.info("authentication failed: %s", error.reason)
+    # an AuthenticationFailed's reason was already written to the (rate-limited) security log
     return error_response(error)
 
 

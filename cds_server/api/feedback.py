@@ -11,9 +11,9 @@ from flask import Response
 from flask import g
 from flask import request
 
+from cds_server.api.auth import authenticated_client
 from cds_server.api.body import read_json_body
 from cds_server.api.responses import json_response
-from cds_server.hooks.decisions import ClientIdentity
 from cds_server.hooks.feedback import parse_feedback
 from cds_server.state import get_state
 
@@ -23,9 +23,10 @@ bp = Blueprint("feedback", __name__)
 @bp.post("/cds-services/<service_id>/feedback")
 def post_feedback(service_id: str) -> Response:
     state = get_state()
+    client, _ = authenticated_client()
     items = parse_feedback(read_json_body(request), now=g.now, limits=state.feedback_limits)
     state.feedback.record(
-        client=g.get("client", ClientIdentity.anonymous()),
+        client=client,
         service_id=service_id,
         items=items,
         request_id=g.request_id,

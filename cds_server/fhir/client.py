@@ -217,12 +217,18 @@ class FhirGateway:
                 )
             return self._executor
 
-    def for_request(self, request: HookRequest, *, received: float) -> FhirFetcher:
-        """A fetcher bound to this request's ``fhirServer`` and token, or one that explains why not."""
+    def for_request(
+        self, request: HookRequest, *, received: float, policy: FhirServerPolicy | None = None
+    ) -> FhirFetcher:
+        """A fetcher bound to this request's ``fhirServer`` and token, or one that explains why not.
+
+        ``policy`` is the calling client's own fhirServer allow-list; ``None`` means the server-wide
+        ``CDS_FHIR_SERVERS``. The token is only ever sent to a server that passed that policy.
+        """
         if request.fhirServer is None:
             return UnavailableFetcher("no-fhir-server")
         try:
-            base = self.guard.check(request.fhirServer)
+            base = self.guard.check(request.fhirServer, policy)
         except FhirServerRejected as rejected:
             log.warning("fhirServer rejected: %s", rejected.reason)
             return UnavailableFetcher(rejected.reason)
@@ -231,7 +237,7 @@ class FhirGateway:
             return HttpFetcher(
                 self, _Access(base, authorization.access_token, received + authorization.expires_in)
             )
-        if self.guard.is_open(base):
+        if self.guard.is_open(base, policy):
             return HttpFetcher(self, _Access(base, None, float("inf")))
         return UnavailableFetcher("no-usable-fhir-authorization")
 

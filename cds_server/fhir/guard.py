@@ -76,16 +76,17 @@ class FhirServerGuard:
         self._cache: dict[tuple[str, int], tuple[float, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
 
-    def check(self, url: str) -> str:
-        """The normalised base URL to use for ``url``.
+    def check(self, url: str, policy: FhirServerPolicy | None = None) -> str:
+        """The normalised base URL to use for ``url``, under ``policy`` (default: the guard's own).
 
         :raise FhirServerRejected: the URL may not be contacted (no connection has been made).
         """
+        policy = policy or self.policy
         parts = urlsplit(url.strip())
         scheme = parts.scheme.lower()
         if scheme not in ("https", "http"):
             raise FhirServerRejected("scheme-not-allowed")
-        if scheme == "http" and not self.policy.allow_http:
+        if scheme == "http" and not policy.allow_http:
             raise FhirServerRejected("https-required")
         if parts.username is not None or parts.password is not None or "@" in parts.netloc:
             raise FhirServerRejected("userinfo-not-allowed")
@@ -99,16 +100,16 @@ class FhirServerGuard:
         if not host:
             raise FhirServerRejected("malformed-url")
         base = normalize_base(url)
-        if base not in self.policy.allowed:
+        if base not in policy.allowed:
             raise FhirServerRejected("fhir-server-not-allowed")
-        if not self.policy.allow_private:
+        if not policy.allow_private:
             for address in self._addresses(host, port):
                 if not _is_public(address):
                     raise FhirServerRejected("private-address-not-allowed")
         return base
 
-    def is_open(self, base: str) -> bool:
-        return base in self.policy.open_servers
+    def is_open(self, base: str, policy: FhirServerPolicy | None = None) -> bool:
+        return base in (policy or self.policy).open_servers
 
     def _addresses(self, host: str, port: int) -> tuple[str, ...]:
         try:

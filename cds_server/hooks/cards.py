@@ -9,9 +9,11 @@ its own tests instead of as a card an EHR silently drops. :meth:`HookResponse.to
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Annotated
 from typing import Any
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
@@ -140,11 +142,33 @@ class HookResponse(BaseModel):
             raise ValueError("card uuids must be unique within a response")
         return self
 
+    def with_links_to(self, hosts: Collection[str]) -> HookResponse:
+        """This response without the card links whose host is not in ``hosts`` (``*.`` matches subdomains).
+
+        EHRs drop links to hosts they have not registered (Epic hides them, Oracle strips them), so a
+        link a client did not allow would only be noise; dropping it here keeps what is stored equal
+        to what the client shows.
+        """
+        if not any(card.links for card in self.cards):
+            return self
+        cards = tuple(
+            card.model_copy(update={"links": tuple(x for x in card.links if link_host_allowed(x.url, hosts))})
+            for card in self.cards
+        )
+        return self.model_copy(update={"cards": cards})
+
     def to_wire(self) -> dict[str, Any]:
         """The JSON body: no ``null``, ``""``, ``[]`` or ``{}`` except the ``cards`` array itself."""
         body: dict[str, Any] = _prune(self.model_dump(mode="json", exclude_none=True))
         body["cards"] = body.get("cards", [])
         return body
+
+
+def link_host_allowed(url: str, hosts: Collection[str]) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if not host:
+        return False
+    return any(host == name or (name.startswith("*.") and host.endswith(name[1:])) for name in hosts)
 
 
 def _prune(value: Any) -> Any:

@@ -64,6 +64,8 @@ class CallContext:
     received: float
     #: ``time.monotonic()`` instant by which every FHIR fetch must be over
     deadline: float
+    #: hosts card links may point to for this client; ``None``: links are not restricted
+    link_hosts: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,10 @@ def _decide(
     if prefetch.missing_required:
         missing = prefetch.missing_required.items()
         raise PrefetchUnavailable(issues=[f"prefetch key {key!r}: {reason}" for key, reason in missing])
-    answer = _answer(service, HookCall(service, request, prefetch.values, prefetch.unavailable, call.now))
+    hook_call = HookCall(service, request, prefetch.values, prefetch.unavailable, call.now, call.client)
+    answer = _answer(service, hook_call)
+    if call.link_hosts is not None:
+        answer = replace(answer, response=answer.response.with_links_to(call.link_hosts))
     return HookResult(request, service, answer.response, prefetch, answer)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from cds_server.hooks.cards import Card
 from cds_server.hooks.cards import HookResponse
+from cds_server.hooks.decisions import ClientIdentity
 from cds_server.hooks.decisions import ServiceAnswer
 from cds_server.hooks.request import HookRequest
 
@@ -70,6 +71,8 @@ class HookCall:
     unavailable: Mapping[str, str]
     #: when the request was received; the clinical "now" of this call
     now: datetime
+    #: who called (services that keep state per client, such as asynchronous ones, scope it by this)
+    client: ClientIdentity = field(default_factory=ClientIdentity.anonymous)
 
 
 HookHandler = Callable[[HookCall], "ServiceAnswer | HookResponse | Sequence[Card]"]

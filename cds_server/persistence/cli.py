@@ -67,8 +67,9 @@ def current() -> None:
     help="Clear inputs older than this many days [default: CDS_DECISION_RETENTION_DAYS].",
 )
 def purge(dry_run: bool, days: int | None) -> None:
-    """Clear decision inputs (PHI) older than the retention period; audit rows are kept."""
+    """Clear decision inputs and job snapshots (PHI) older than the retention period; audit rows are kept."""
     from cds_server.config import load_settings
+    from cds_server.jobs.retention import purge_job_snapshots
     from cds_server.persistence.database import maintenance_engine
     from cds_server.persistence.retention import purge_decision_inputs
 
@@ -77,6 +78,7 @@ def purge(dry_run: bool, days: int | None) -> None:
     engine = maintenance_engine(settings.database_url)
     try:
         report = purge_decision_inputs(engine, older_than_days=retention, dry_run=dry_run)
+        snapshots = purge_job_snapshots(engine, older_than_days=retention, dry_run=dry_run)
     finally:
         engine.dispose()
     verb = "would clear" if dry_run else "cleared"
@@ -84,6 +86,7 @@ def purge(dry_run: bool, days: int | None) -> None:
         f"{verb} the inputs of {report.decisions} decisions created before {report.cutoff.isoformat()} "
         f"({retention} days)"
     )
+    click.echo(f"{verb} the prefetch snapshots of {snapshots} jobs finished before then")
 
 
 def _url() -> URL:

@@ -26,6 +26,10 @@ from sqlalchemy.exc import OperationalError
 
 from cds_server.config import ConfigError
 from cds_server.errors import DatabaseUnavailable
+
+# imported for its side effect: Alembic's env.py and the schema tests compare the migrations with
+# Base.metadata, which must hold the job tables wherever migrations are run
+from cds_server.persistence import job_tables as _job_tables  # noqa: F401
 from cds_server.persistence.database import Database
 from cds_server.persistence.database import maintenance_engine
 from cds_server.persistence.database import redacted

@@ -212,3 +212,50 @@ class Feedback(Base):
     reason_display: Mapped[str | None] = mapped_column(String(1024))
     #: free text typed by a clinician: treat as PHI, never log it
     user_comment: Mapped[str | None] = mapped_column(Text)
+
+
+class JwtReplay(Base):
+    """A client JWT's ``jti`` seen, kept until the token expires: the shared replay store."""
+
+    __tablename__ = "jwt_replay"
+    __table_args__ = (Index("ix_jwt_replay_expires_at", "expires_at"),)
+
+    #: SHA-256 of ``iss|jti``: the jti itself is not needed, only whether it was seen
+    token_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TrustedClientRow(Base):
+    """A client registered with ``cds-server clients add``; ``document`` is its validated spec."""
+
+    __tablename__ = "trusted_client"
+
+    issuer: Mapped[str] = mapped_column(ISSUER, primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SecurityEvent(Base):
+    """A refused authentication (or another security decision), without the token (ASVS 16.3).
+
+    ``issuer`` is set only for a registered issuer; an unknown one is attacker-chosen text and is
+    kept as ``claimed_issuer_sha256`` so repeated attempts can still be correlated.
+    """
+
+    __tablename__ = "security_event"
+    __table_args__ = (Index("ix_security_event_recorded_at", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    request_id: Mapped[str] = mapped_column(REQUEST_ID)
+    kind: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(64))
+    issuer: Mapped[str | None] = mapped_column(ISSUER)
+    claimed_issuer_sha256: Mapped[str | None] = mapped_column(String(64))
+    kid: Mapped[str | None] = mapped_column(String(256))
+    jti_sha256: Mapped[str | None] = mapped_column(String(64))
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    #: events of this kind dropped by the rate limit since the previous one was written
+    suppressed: Mapped[int] = mapped_column(Integer)

@@ -84,8 +84,27 @@ class CardPolicy(BaseModel):
     )
 
 
+class AsyncSpec(BaseModel):
+    """An asynchronous service: the hook starts a job and answers at once (``async:`` in the file).
+
+    The card shows the stored result when one is fresh enough for this patient and client, and
+    otherwise says the analysis is running, with a link to the result page.
+    """
+
+    model_config = _DECLARED
+    job: Literal["risk-trajectory"] = Field(description="The job kind the hook starts.")
+    freshFor: str = Field(
+        default="P1D",
+        pattern=r"^P",
+        description="ISO 8601 duration a result stays fresh (and a failure stays shown).",
+    )
+    lookBack: str = Field(default="P10Y", pattern=r"^P", description="How far back the trend reaches.")
+    maxPoints: int = Field(default=60, ge=2, le=500, description="Most time points on the trend.")
+
+
 class ServiceDeclaration(BaseModel):
     model_config = _DECLARED
+    async_: AsyncSpec | None = Field(default=None, alias="async")
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-._]{0,127}$")
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)

@@ -17,14 +17,19 @@ import yaml
 from pydantic import ValidationError
 
 from cds_server.features import MappingRegistry
+from cds_server.features.fhirtime import parse_duration
 from cds_server.hooks.service import CdsService
+from cds_server.hooks.service import HookHandler
 from cds_server.hooks.service import PrefetchSpec
 from cds_server.inference import ModelRegistry
+from cds_server.services.async_service import AsyncJobs
+from cds_server.services.async_service import AsyncServiceHandler
 from cds_server.services.conditions import Condition
 from cds_server.services.conditions import compile_condition
 from cds_server.services.declaration import ServiceDeclaration
 from cds_server.services.model_service import ModelServiceHandler
 from cds_server.services.policy import CompiledPolicy
+from cds_server.services.trend_card import allowed_placeholders
 
 
 class ServiceDeclarationError(ValueError):
@@ -32,9 +37,18 @@ class ServiceDeclarationError(ValueError):
 
 
 def load_service_declarations(
-    directory: Path, *, mappings: MappingRegistry, models: ModelRegistry, public_base_url: str
+    directory: Path,
+    *,
+    mappings: MappingRegistry,
+    models: ModelRegistry,
+    public_base_url: str,
+    jobs: AsyncJobs | None = None,
 ) -> list[CdsService]:
-    """Every service declared under ``directory`` (one ``CdsService`` per declared hook)."""
+    """Every service declared under ``directory`` (one ``CdsService`` per declared hook).
+
+    ``jobs`` is what asynchronous services (``async:``) start their jobs with; without it they load,
+    and answer 503 when called.
+    """
     services: list[CdsService] = []
     seen: dict[str, Path] = {}
     for path in sorted(directory.glob("*.yaml")):
@@ -46,7 +60,12 @@ def load_service_declarations(
         seen[declaration.id] = path
         services.extend(
             build_services(
-                declaration, path=path, mappings=mappings, models=models, public_base_url=public_base_url
+                declaration,
+                path=path,
+                mappings=mappings,
+                models=models,
+                public_base_url=public_base_url,
+                jobs=jobs,
             )
         )
     return services
@@ -73,6 +92,7 @@ def build_services(
     mappings: MappingRegistry,
     models: ModelRegistry,
     public_base_url: str,
+    jobs: AsyncJobs | None = None,
 ) -> list[CdsService]:
     def fail(problem: str) -> ServiceDeclarationError:
         return ServiceDeclarationError(f"{path.name}: {problem}")
@@ -96,7 +116,8 @@ def build_services(
     if unknown_labels:
         raise fail(f"labels name unknown features {sorted(unknown_labels)}")
     placeholders = {name for name, _ in re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\|(\w+))?\}", card.summary)}
-    unknown_placeholders = placeholders - known - {"value", "band", "title"}
+    named = allowed_placeholders() if declaration.async_ is not None else {"value", "band", "title"}
+    unknown_placeholders = placeholders - known - named
     if unknown_placeholders:
         raise fail(f"card.summary names unknown values {sorted(unknown_placeholders)}")
     show_when = _condition(card.when, known, fail, "card.when")
@@ -119,7 +140,12 @@ def build_services(
         what_if_when=tuple(what_if_when),
         model_page_url=f"{public_base_url}/models/{model.id}",
     )
-    handler = ModelServiceHandler(policy, mapping, models)
+    _check_async(declaration, fail)
+    handler: HookHandler = (
+        AsyncServiceHandler(policy, mapping, declaration.async_, jobs)
+        if declaration.async_ is not None
+        else ModelServiceHandler(policy, mapping, models)
+    )
     prefetch = tuple(
         PrefetchSpec(key, template, required=key not in declaration.optionalPrefetch)
         for key, template in mapping.prefetch.items()
@@ -136,6 +162,16 @@ def build_services(
         )
         for hook in declaration.hooks
     ]
+
+
+def _check_async(declaration: ServiceDeclaration, fail: Callable[[str], ServiceDeclarationError]) -> None:
+    if declaration.async_ is None:
+        return
+    for name in ("freshFor", "lookBack"):
+        try:
+            parse_duration(getattr(declaration.async_, name))
+        except ValueError:
+            raise fail(f"async.{name} is not an ISO 8601 duration such as P1D or P10Y") from None
 
 
 def _condition(

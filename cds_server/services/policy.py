@@ -99,6 +99,11 @@ def build_cards(
     ]
 
 
+def band_of(policy: CompiledPolicy, outputs: Mapping[str, float]) -> tuple[str, str, str | None]:
+    """The band ``outputs`` fall in: its label, the card indicator and the model card's meaning."""
+    return _band(policy, outputs)
+
+
 def _band(policy: CompiledPolicy, outputs: Mapping[str, float]) -> tuple[str, str, str | None]:
     """The band the outputs fall in: its label, the card indicator and the model card's meaning.
 

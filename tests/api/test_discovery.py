@@ -35,6 +35,7 @@ def test_model_backed_services_are_discovered_with_their_mappings_prefetch(make_
         ("news2", "patient-view"),
         ("news2", "encounter-start"),
         ("prevent-risk", "patient-view"),
+        ("risk-trajectory", "patient-view"),
         ("statin-therapy", "order-select"),
         ("statin-therapy", "order-sign"),
     }

@@ -13,8 +13,9 @@ from flask.testing import FlaskClient
 
 from tests.conftest import AppFactory
 from tests.support.assertions import assert_operation_outcome
+from tests.support.clients import EHR_A
+from tests.support.clients import EHR_B
 from tests.support.clients import as_client
-from tests.support.clients import identify_clients_by_header
 from tests.support.databases import TestDatabase
 from tests.support.requests import golden_request
 
@@ -45,7 +46,7 @@ def overridden(card: dict[str, Any], when: str = WHEN, **extra: Any) -> dict[str
 
 @pytest.fixture
 def db_client(make_app: AppFactory, database: TestDatabase) -> FlaskClient:
-    return identify_clients_by_header(make_app(database_url=database.url)).test_client()
+    return make_app(database_url=database.url).test_client()
 
 
 def test_accepted_feedback_is_stored_and_linked_to_the_issued_card(
@@ -124,9 +125,9 @@ def test_unknown_and_other_clients_cards_get_the_same_answer_and_are_not_stored(
     db_client: FlaskClient, database: TestDatabase
 ) -> None:
     """Corpus 40: no existence oracle between an unknown card and another client's (or tenant's) card."""
-    theirs = issue_card(db_client, headers=as_client("https://other-ehr.example/fhir"))
-    other_tenant = issue_card(db_client, headers=as_client("https://ehr.example/fhir", tenant="south"))
-    ours_headers = as_client("https://ehr.example/fhir", tenant="north")
+    theirs = issue_card(db_client, headers=as_client(EHR_A))
+    other_tenant = issue_card(db_client, headers=as_client(EHR_B, tenant="south"))
+    ours_headers = as_client(EHR_B, tenant="north")
     unknown = {"uuid": "4a3a1b4e-0000-4000-8000-000000000000"}
 
     answers = [

@@ -37,7 +37,21 @@ POSTGRES_ADMIN_URL = os.environ.get("CDS_TEST_POSTGRES_URL", "postgresql://postg
 
 Kind = Literal["sqlite", "postgresql"]
 #: children before parents
-EMPTYING_ORDER = ("feedback", "audit_event", "decision_card", "decision_model", "decision")
+EMPTYING_ORDER = (
+    "feedback",
+    "audit_event",
+    "decision_card",
+    "decision_model",
+    "decision",
+    "security_event",
+    "jwt_replay",
+    "trusted_client",
+    "job_result",
+    "job_unit",
+    "job_outbox",
+    "job",
+    "server_key",
+)
 
 
 def migrated_sqlite(path: Path) -> Path:

@@ -12,7 +12,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -29,7 +31,12 @@ def free_port() -> int:
 
 class FhirTestServer:
     def __init__(
-        self, workdir: Path, *, auth: str = "bearer", tokens: Iterable[str] = ("test-fhir-token",)
+        self,
+        workdir: Path,
+        *,
+        auth: str = "bearer",
+        tokens: Iterable[str] = ("test-fhir-token",),
+        smart_clients: Iterable[Mapping[str, Any]] = (),
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -41,7 +48,12 @@ class FhirTestServer:
             "host": "127.0.0.1",
             "port": self.port,
             "data_dir": str(workdir / "data"),
-            "server_auth": {"types": [auth], "tokens": self.tokens},
+            # SMART backend-services clients (private_key_jwt) may get tokens besides the static ones
+            "server_auth": {
+                "types": [auth, "smart"] if smart_clients else [auth],
+                "tokens": self.tokens,
+                "smart_clients": [dict(client) for client in smart_clients],
+            },
             "validation": {"inbound": "off"},
             "simulator": {"enabled": False},
             "log_inbound": False,

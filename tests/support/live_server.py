@@ -17,11 +17,15 @@ import httpx
 from flask import Flask
 from werkzeug.serving import make_server
 
+from cds_server.state import get_state
+from tests.support.clients import JwtAuth
+
 T = TypeVar("T")
 
 
 class LiveServer:
     def __init__(self, app: Flask) -> None:
+        self.public_base_url = get_state(app).settings.public_base_url
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(
@@ -30,8 +34,12 @@ class LiveServer:
         self._thread.start()
 
     def client(self, **kwargs: Any) -> httpx.Client:
-        """An HTTP client for it; share one between threads (httpx clients are thread-safe, and each
-        new one builds an SSL context, ~40 ms)."""
+        """An HTTP client for it that signs each call as a test EHR client (``auth=None``: it does not).
+
+        Share one between threads (httpx clients are thread-safe, and each new one builds an SSL
+        context, ~40 ms).
+        """
+        kwargs.setdefault("auth", JwtAuth(self.public_base_url))
         return httpx.Client(base_url=self.url, timeout=10, limits=httpx.Limits(max_connections=64), **kwargs)
 
     def close(self) -> None:

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import AppFactory
-from tests.support.clients import as_client
-from tests.support.clients import identify_clients_by_header
+from tests.support.clients import EHR_A
+from tests.support.clients import public_url
+from tests.support.clients import token_for
 from tests.support.databases import EMPTYING_ORDER
 from tests.support.databases import TestDatabase
 from tests.support.requests import golden_request
@@ -19,34 +20,43 @@ pytestmark = pytest.mark.integration
 ACCESS_TOKEN = (
     "tok-CANARY-access-7F3A"  # fhirAuthorization.access_token in tests/data/hooks/patient-view.json
 )
-CLIENT_JWT = (
-    "eyJhbGciOiJSUzM4NCIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2Voci5leGFtcGxlLm9yZyIsImp0aSI6ImNhbmFyeSJ9"
-    ".c2lnbmF0dXJlLUNBTkFSWS1qd3QtN0YzQQ"
-)
 
 
 def test_no_token_or_jwt_is_stored_or_logged(
     make_app: AppFactory, database: TestDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    app = identify_clients_by_header(make_app(database_url=database.url))
+    app = make_app(database_url=database.url)
     client = app.test_client()
-    headers = {
-        "Authorization": f"Bearer {CLIENT_JWT}",
-        **as_client("https://ehr.example.org/fhir", jti="jti-1"),
-    }
+    sent: list[str] = []
+
+    def signed(path: str, *, jti: str | None = None) -> dict[str, str]:
+        claims = {"jti": jti} if jti else {}
+        sent.append(token_for(public_url(app, path), EHR_A, claims=claims))
+        return {"Authorization": f"Bearer {sent[-1]}"}
+
     body = golden_request("patient-view")
     assert ACCESS_TOKEN in str(body)
     for service in ("risk-demo", "showcase", "patient-summary", "broken"):
-        client.post(f"/cds-services/{service}", json=body, headers=headers)
-    card = client.post("/cds-services/risk-demo", json=golden_request("patient-view"), headers=headers).json
+        path = f"/cds-services/{service}"
+        client.post(path, json=body, headers=signed(path, jti=f"jti-{service}"))
+    path = "/cds-services/risk-demo"
+    card = client.post(path, json=golden_request("patient-view"), headers=signed(path)).json
     item = {
         "card": card["cards"][0]["uuid"],
         "outcome": "overridden",
         "overrideReason": {"userComment": "note"},
         "outcomeTimestamp": "2026-01-01T00:00:00Z",
     }
-    client.post("/cds-services/risk-demo/feedback", json={"feedback": [item]}, headers=headers)
+    path = "/cds-services/risk-demo/feedback"
+    client.post(path, json={"feedback": [item]}, headers=signed(path))
+    # a refused token (replayed) is logged and stored as a security event: without the token
+    assert (
+        client.post(
+            path, json={"feedback": [item]}, headers={"Authorization": f"Bearer {sent[-1]}"}
+        ).status_code
+        == 401
+    )
 
     stored: list[str] = []
     with database.engine.connect() as connection:
@@ -54,7 +64,8 @@ def test_no_token_or_jwt_is_stored_or_logged(
             stored.extend(str(tuple(row)) for row in connection.execute(text(f"SELECT * FROM {table}")))
     assert len(stored) > 10
     dump = "\n".join(stored)
-    assert "jti-1" in dump  # the token's id is the audit reference to it...
-    for secret in (ACCESS_TOKEN, CLIENT_JWT, "CANARY"):
+    assert "jti-risk-demo" in dump  # the token's id is the audit reference to it...
+    assert database.count("security_event") == 1
+    for secret in (ACCESS_TOKEN, "CANARY", *sent):
         assert secret not in dump  # ...the token itself is nowhere
         assert secret not in caplog.text

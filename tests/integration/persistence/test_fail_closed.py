@@ -4,6 +4,10 @@ PostgreSQL is made unreachable with a loopback FaultProxy in front of it (blackh
 accepted, nothing answered; reset: connections refused) and slow with ``LOCK TABLE … IN ACCESS
 EXCLUSIVE MODE`` from a second session. SQLite is locked with ``BEGIN EXCLUSIVE`` from a second
 connection. The shared PostgreSQL server itself is never stopped.
+
+The apps here keep their JWT replay store in Redis, so the database fault reaches the audit step; with
+the embedded replay store (the database) the same faults stop the call one step earlier, at
+authentication, also with a 503 (tests/integration/security/test_replay_store.py).
 """
 
 from __future__ import annotations
@@ -69,10 +73,14 @@ def postgres_lock(database: TestDatabase, table: str) -> Iterator[None]:
 
 @pytest.mark.parametrize("mode", ["blackhole", "reset"])
 def test_postgres_unreachable_answers_503_within_the_deadline_and_recovers(
-    make_app: AppFactory, pg_database: TestDatabase, pg_proxy: tuple[FaultProxy, str], mode: Any
+    make_app: AppFactory,
+    redis_url: str,
+    pg_database: TestDatabase,
+    pg_proxy: tuple[FaultProxy, str],
+    mode: Any,
 ) -> None:
     proxy, url = pg_proxy
-    client = make_app(database_url=url).test_client()
+    client = make_app(database_url=url, redis_url=redis_url).test_client()
     warm = client.post(URL, json=golden_request("patient-view"))
     assert warm.status_code == 200
 
@@ -91,9 +99,9 @@ def test_postgres_unreachable_answers_503_within_the_deadline_and_recovers(
 
 
 def test_postgres_audit_table_locked_answers_503_and_commits_nothing(
-    make_app: AppFactory, pg_database: TestDatabase
+    make_app: AppFactory, redis_url: str, pg_database: TestDatabase
 ) -> None:
-    client = make_app(database_url=pg_database.url).test_client()
+    client = make_app(database_url=pg_database.url, redis_url=redis_url).test_client()
     body = golden_request("patient-view")
     with postgres_lock(pg_database, "audit_event"):
         response, elapsed = timed_post(client, body)
@@ -111,9 +119,9 @@ def test_postgres_audit_table_locked_answers_503_and_commits_nothing(
 
 
 def test_postgres_decision_table_locked_the_503_itself_is_audited(
-    make_app: AppFactory, pg_database: TestDatabase
+    make_app: AppFactory, redis_url: str, pg_database: TestDatabase
 ) -> None:
-    client = make_app(database_url=pg_database.url).test_client()
+    client = make_app(database_url=pg_database.url, redis_url=redis_url).test_client()
     with postgres_lock(pg_database, "decision"):
         response, elapsed = timed_post(client, golden_request("patient-view"))
     assert_failed_closed(response, elapsed)
@@ -124,9 +132,9 @@ def test_postgres_decision_table_locked_the_503_itself_is_audited(
 
 
 def test_sqlite_locked_answers_503_within_the_deadline(
-    make_app: AppFactory, sqlite_database: TestDatabase
+    make_app: AppFactory, redis_url: str, sqlite_database: TestDatabase
 ) -> None:
-    client = make_app(database_url=sqlite_database.url).test_client()
+    client = make_app(database_url=sqlite_database.url, redis_url=redis_url).test_client()
     body = golden_request("patient-view")
     path = sqlite_database.engine.url.database
     assert path is not None
@@ -145,9 +153,9 @@ def test_sqlite_locked_answers_503_within_the_deadline(
 
 
 def test_feedback_while_the_database_is_locked_is_503_and_can_be_sent_again(
-    make_app: AppFactory, sqlite_database: TestDatabase
+    make_app: AppFactory, redis_url: str, sqlite_database: TestDatabase
 ) -> None:
-    client = make_app(database_url=sqlite_database.url).test_client()
+    client = make_app(database_url=sqlite_database.url, redis_url=redis_url).test_client()
     card = client.post(URL, json=golden_request("patient-view")).json["cards"][0]
     feedback = {
         "feedback": [
@@ -170,9 +178,15 @@ def test_feedback_while_the_database_is_locked_is_503_and_can_be_sent_again(
 
 
 def test_no_free_connection_within_the_pool_timeout_is_503(
-    make_app: AppFactory, database: TestDatabase
+    make_app: AppFactory, redis_url: str, database: TestDatabase
 ) -> None:
-    app = make_app(database_url=database.url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_s=0.3)
+    app = make_app(
+        database_url=database.url,
+        redis_url=redis_url,
+        db_pool_size=1,
+        db_max_overflow=0,
+        db_pool_timeout_s=0.3,
+    )
     client = app.test_client()
     assert client.post(URL, json=golden_request("patient-view")).status_code == 200
     with get_state(app).database.engine.connect():  # the only connection, held elsewhere

@@ -32,6 +32,11 @@ from tests.support.requests import golden_request
 pytestmark = pytest.mark.integration
 
 APP_TABLES = {"audit_event", "decision", "decision_card", "decision_model", "feedback"}
+#: diagnostic jobs (0003_jobs)
+JOB_TABLES = {"job", "job_unit", "job_outbox", "job_result", "server_key"}
+#: client authentication (0002_security)
+SECURITY_TABLES = {"jwt_replay", "trusted_client", "security_event"}
+ALL_TABLES = APP_TABLES | SECURITY_TABLES | JOB_TABLES
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -77,12 +82,12 @@ def test_up_down_up_on_an_empty_database(empty_database: TestDatabase) -> None:
     assert revision(empty_database) is None
     migrate.upgrade(url)
     assert revision(empty_database) == migrate.head_revision()
-    assert tables(empty_database) == APP_TABLES
+    assert tables(empty_database) == ALL_TABLES
     migrate.downgrade(url, "base")
     assert revision(empty_database) is None
     assert tables(empty_database) == set()
     migrate.upgrade(url)
-    assert tables(empty_database) == APP_TABLES
+    assert tables(empty_database) == ALL_TABLES
 
 
 def test_down_and_up_again_on_a_populated_database(
@@ -94,7 +99,7 @@ def test_down_and_up_again_on_a_populated_database(
     migrate.downgrade(url, "base")  # dropping a table fires no DELETE trigger
     assert tables(empty_database) == set()
     migrate.upgrade(url)
-    assert tables(empty_database) == APP_TABLES
+    assert tables(empty_database) == ALL_TABLES
     populate(make_app, empty_database)
 
 
@@ -114,7 +119,7 @@ def test_processes_upgrading_at_once_run_the_migration_once(empty_database: Test
     outputs = [process.communicate(timeout=120)[0].decode() for process in processes]
     assert [process.returncode for process in processes] == [0, 0, 0], outputs
     assert revision(empty_database) == migrate.head_revision()
-    assert tables(empty_database) == APP_TABLES
+    assert tables(empty_database) == ALL_TABLES
 
 
 def test_db_commands(empty_database: TestDatabase, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -173,9 +178,27 @@ def test_without_auto_upgrade_an_old_schema_stops_the_server(tmp_path: Path) -> 
         create_app({"database_url": f"sqlite:///{tmp_path / 'old.db'}", "db_auto_upgrade": False})
 
 
-def test_an_unreachable_database_at_start_up_does_not_stop_the_server(make_app: AppFactory) -> None:
-    app = make_app(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+def test_an_unreachable_database_at_start_up_does_not_stop_the_server(
+    make_app: AppFactory, redis_url: str
+) -> None:
+    app = make_app(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nothing", redis_url=redis_url)
     response = app.test_client().post("/cds-services/risk-demo", json=golden_request("patient-view"))
     assert response.status_code == 503
     assert response.json["issue"][0]["details"]["coding"][0]["code"] == "audit-unavailable"
     assert app.test_client().get("/cds-services").status_code == 200
+
+
+def test_with_the_replay_store_in_the_unreachable_database_authenticated_calls_are_503(
+    make_app: AppFactory,
+) -> None:
+    """Fail closed: a JWT whose replay cannot be ruled out is not accepted, not even for discovery."""
+    app = make_app(database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/nothing")
+    client = app.test_client()
+    for response in (
+        client.post("/cds-services/risk-demo", json=golden_request("patient-view")),
+        client.get("/cds-services"),
+    ):
+        assert response.status_code == 503
+        assert response.json["issue"][0]["details"]["coding"][0]["code"] == "replay-store-unavailable"
+        assert "Retry-After" in response.headers
+    assert app.test_client(sign=False).get("/healthz").status_code == 200

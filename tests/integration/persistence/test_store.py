@@ -12,8 +12,10 @@ from flask import Flask
 from cds_server.hooks.cards import HookResponse
 from cds_server.persistence.database import canonical_json
 from tests.conftest import AppFactory
+from tests.support.clients import EHR_A
+from tests.support.clients import EHR_B
+from tests.support.clients import SigningClient
 from tests.support.clients import as_client
-from tests.support.clients import identify_clients_by_header
 from tests.support.databases import TestDatabase
 from tests.support.live_server import LiveServer
 from tests.support.live_server import in_parallel
@@ -65,7 +67,9 @@ def test_an_accepted_call_commits_one_audit_row_and_one_decision(
         "risk-demo",
     )
     assert (audit["patient_ref"], audit["user_ref"]) == ("Patient/1288992", "Practitioner/example")
-    assert audit["client_issuer"] == "urn:cds-server:anonymous"
+    assert isinstance(client, SigningClient)
+    assert (audit["client_issuer"], audit["client_tenant"]) == (EHR_A, "")
+    assert audit["token_jti"] == client.last_jti
     assert audit["fhir_calls"] == {}
     assert {item["key"] for item in audit["prefetch"]} == {"patient", "bloodPressure"}
     assert audit["latency_ms"] > 0
@@ -108,13 +112,12 @@ def test_a_retried_hook_instance_gets_the_same_cards_and_no_second_decision(
 
 
 def test_replay_is_per_client_and_tenant(make_app: AppFactory, database: TestDatabase) -> None:
-    app = identify_clients_by_header(make_app(database_url=database.url))
-    client = app.test_client()
+    client = make_app(database_url=database.url).test_client()
     body = golden_request("patient-view")
-    ehr_a = client.post(URL, json=body, headers=as_client("https://a.example/fhir", tenant="north"))
-    ehr_a_again = client.post(URL, json=body, headers=as_client("https://a.example/fhir", tenant="north"))
-    other_tenant = client.post(URL, json=body, headers=as_client("https://a.example/fhir", tenant="south"))
-    other_ehr = client.post(URL, json=body, headers=as_client("https://b.example/fhir", tenant="north"))
+    ehr_a = client.post(URL, json=body, headers=as_client(EHR_A, tenant="north"))
+    ehr_a_again = client.post(URL, json=body, headers=as_client(EHR_A, tenant="north"))
+    other_tenant = client.post(URL, json=body, headers=as_client(EHR_A, tenant="south"))
+    other_ehr = client.post(URL, json=body, headers=as_client(EHR_B, tenant="north"))
     cards = [r.json["cards"][0]["uuid"] for r in (ehr_a, ehr_a_again, other_tenant, other_ehr)]
     assert cards[0] == cards[1]
     assert len({cards[0], cards[2], cards[3]}) == 3

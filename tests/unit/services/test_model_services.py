@@ -72,6 +72,7 @@ def test_every_declared_service_is_registered_for_its_hooks(services: Services) 
         ("news2", "patient-view"),
         ("news2", "encounter-start"),
         ("diabetes-progression", "patient-view"),
+        ("risk-trajectory", "patient-view"),
         ("statin-therapy", "order-select"),
         ("statin-therapy", "order-sign"),
     }
