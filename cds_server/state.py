@@ -67,6 +67,7 @@ class CdsState:
             registry=self.registry,
             open_fetcher=lambda request: self.fhir.for_request(request, received=received, policy=policy),
             decisions=self.decisions,
+            checked_fhir_server=lambda request: self.fhir.allowed_base(request, policy=policy),
         )
 
     def link_hosts(self, client: TrustedClient) -> frozenset[str]:

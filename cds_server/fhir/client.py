@@ -241,6 +241,15 @@ class FhirGateway:
             return HttpFetcher(self, _Access(base, None, float("inf")))
         return UnavailableFetcher("no-usable-fhir-authorization")
 
+    def allowed_base(self, request: HookRequest, *, policy: FhirServerPolicy | None = None) -> str | None:
+        """The normalised ``fhirServer`` if ``policy`` (the client's, else the server's) allows it."""
+        if request.fhirServer is None:
+            return None
+        try:
+            return self.guard.check(request.fhirServer, policy)
+        except FhirServerRejected:
+            return None
+
     def close(self) -> None:
         with self._lock:
             if self._http is not None:

@@ -50,6 +50,8 @@ class PipelineDeps:
     open_fetcher: Callable[[HookRequest], FhirFetcher]
     #: durable audit and decisions; ``None`` only in tests of the pure flow
     decisions: DecisionStore | None = None
+    #: the request's ``fhirServer`` base if the calling client may use it, else ``None`` (no I/O but DNS)
+    checked_fhir_server: Callable[[HookRequest], str | None] = lambda request: None
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,15 @@ def _decide(
     if prefetch.missing_required:
         missing = prefetch.missing_required.items()
         raise PrefetchUnavailable(issues=[f"prefetch key {key!r}: {reason}" for key, reason in missing])
-    hook_call = HookCall(service, request, prefetch.values, prefetch.unavailable, call.now, call.client)
+    hook_call = HookCall(
+        service,
+        request,
+        prefetch.values,
+        prefetch.unavailable,
+        call.now,
+        call.client,
+        fhir_server=deps.checked_fhir_server(request),
+    )
     answer = _answer(service, hook_call)
     if call.link_hosts is not None:
         answer = replace(answer, response=answer.response.with_links_to(call.link_hosts))

@@ -73,6 +73,9 @@ class HookCall:
     now: datetime
     #: who called (services that keep state per client, such as asynchronous ones, scope it by this)
     client: ClientIdentity = field(default_factory=ClientIdentity.anonymous)
+    #: ``fhirServer`` (normalised) when it passed the calling client's allow-list, else ``None``: the
+    #: only server a job may later read with the server's own backend credentials for this call
+    fhir_server: str | None = None
 
 
 HookHandler = Callable[[HookCall], "ServiceAnswer | HookResponse | Sequence[Card]"]

@@ -18,7 +18,6 @@ from typing import Protocol
 from cds_server.errors import ServiceUnavailable
 from cds_server.features import CompiledMapping
 from cds_server.features.fhirtime import parse_duration
-from cds_server.fhir.guard import normalize_base
 from cds_server.hooks.cards import HookResponse
 from cds_server.hooks.decisions import ModelUse
 from cds_server.hooks.decisions import ServiceAnswer
@@ -79,7 +78,8 @@ class AsyncServiceHandler:
         declaration = self.policy.declaration
         owner = Owner.of(call.client)
         patient_ref = f"Patient/{patient_id}"
-        fhir_server = normalize_base(call.request.fhirServer) if call.request.fhirServer else None
+        # only a fhirServer the calling client may use; a job reads it with our backend credentials
+        fhir_server = call.fhir_server
         latest = self.jobs.latest(
             owner, service_id=declaration.id, patient_ref=patient_ref, fhir_server=fhir_server
         )

@@ -75,3 +75,14 @@ def test_unusable_token_type_is_not_sent(gateway: FhirGateway) -> None:
     body["fhirAuthorization"]["token_type"] = "MAC"
     fetcher = gateway.for_request(parse_hook_request(body), received=time.monotonic())
     assert isinstance(fetcher, UnavailableFetcher)
+
+
+def test_allowed_base_is_the_checked_server_or_nothing(gateway: FhirGateway) -> None:
+    body = golden_request("patient-view")
+    body["fhirServer"] = BASE + "/"
+    assert gateway.allowed_base(parse_hook_request(body)) == BASE
+    body["fhirServer"] = "https://elsewhere.example.org/fhir"
+    assert gateway.allowed_base(parse_hook_request(body)) is None
+    body.pop("fhirServer")
+    body.pop("fhirAuthorization")
+    assert gateway.allowed_base(parse_hook_request(body)) is None
