@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
+from contextlib import nullcontext
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import SQLAlchemyError
@@ -163,6 +165,23 @@ class Database:
             session.begin(),
         ):
             yield session
+
+    @contextmanager
+    def autocommit(
+        self, failure: type[DatabaseUnavailable] = DatabaseUnavailable, *, writes: bool = True
+    ) -> Iterator[Connection]:
+        """A connection whose every statement commits on its own (one round trip per statement).
+
+        For single statements that are a whole transaction by themselves; when a statement returns,
+        it is committed; when it raises, nothing of it was written. ``writes=False`` for a lone read,
+        which need not wait for SQLite's one writer.
+        """
+        with (
+            _translated(failure, "write" if writes else "read"),
+            self._writer(failure) if writes else nullcontext(),
+            self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection,
+        ):
+            yield connection
 
     @contextmanager
     def _writer(self, failure: type[DatabaseUnavailable]) -> Iterator[None]:

@@ -40,6 +40,7 @@ from cds_server.hooks.decisions import ServiceAnswer
 from cds_server.persistence.database import Database
 from cds_server.persistence.database import canonical_json
 from cds_server.persistence.database import insert_or_ignore
+from cds_server.persistence.fast_record import insert_new_decision
 from cds_server.persistence.models import AuditEvent
 from cds_server.persistence.models import Decision
 from cds_server.persistence.models import DecisionCard
@@ -77,8 +78,9 @@ class SqlDecisionStore:
         :raise AuditUnavailable: the database cannot be read (the call answers 503).
         """
         key = _call_key(client, service_id, hook, hook_instance)
-        with self._db.read(AuditUnavailable) as session:
-            stored = session.execute(select(Decision.response).where(key)).scalar_one_or_none()
+        # autocommit: a lone SELECT is one round trip, without BEGIN and ROLLBACK around it
+        with self._db.autocommit(AuditUnavailable, writes=False) as connection:
+            stored = connection.execute(select(Decision.response).where(key)).scalar_one_or_none()
         return None if stored is None else HookResponse.model_validate(stored)
 
     def record(self, record: CallRecord) -> HookResponse | None:
@@ -87,10 +89,48 @@ class SqlDecisionStore:
         :return: the response of a concurrent call that decided first, to send instead; else ``None``.
         :raise AuditUnavailable: nothing could be committed; the call answers 503 without cards.
         """
+        if self._db.dialect == "postgresql" and self._record_new_decision(record):
+            return None
         with self._db.write(AuditUnavailable) as session:
             decided = self._decide(session, record)
             session.execute(insert(AuditEvent).values(_audit_row(record, decided, recorded_at=self._clock())))
         return decided.instead
+
+    def _record_new_decision(self, record: CallRecord) -> bool:
+        """The one-round-trip path for a new answer (PostgreSQL); ``False`` when it does not apply.
+
+        It does not apply to calls without cards to decide (errors, replays) and finds a conflict when
+        the hookInstance was decided already: then nothing was written and the ordinary path runs.
+        """
+        answer = record.answer
+        if record.status != 200 or answer is None or record.replayed:
+            return False
+        client = record.client
+        response = answer.response
+        decided = _Decided(None, record.card_uuids, _models(answer.models), replayed=False)
+        now = self._clock()
+        parameters = _audit_row(record, decided, recorded_at=now)
+        parameters.update(
+            created_at=now,
+            response=response.model_dump(mode="json"),
+            inputs=answer.inputs,
+            inputs_sha256=_sha256(answer.inputs),
+            outputs=answer.outputs,
+            notes=list(answer.notes),
+            cards=[
+                {
+                    "position": position,
+                    "card_uuid": card.uuid,
+                    "suggestion_uuids": [s.uuid for s in card.suggestions],
+                }
+                for position, card in enumerate(response.cards)
+            ],
+        )
+        parameters.pop("replayed")
+        parameters.pop("decision_id")
+        assert parameters["client_tenant"] == (client.tenant or "")
+        with self._db.autocommit(AuditUnavailable) as connection:
+            return insert_new_decision(connection, parameters) is not None
 
     def _decide(self, session: Session, record: CallRecord) -> _Decided:
         answer = record.answer
