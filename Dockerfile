@@ -1,4 +1,5 @@
-# cds-server image: the web server, the Celery worker and the scheduler run from it with different commands.
+# cds-server image: the web server, the Celery worker and the scheduler run from it with different commands
+# (docker-compose.yml). Built with the checkout's data folders; configured by CDS_* variables only.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -26,6 +27,7 @@ RUN pip install --no-deps -e . \
     && chown cds /app/instance
 
 USER cds
+# the CDS_* defaults resolve relative paths (SQLite file, development client) against the working directory
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"

@@ -16,6 +16,7 @@ from cds_server.auth.cli import clients
 from cds_server.auth.cli import dev
 from cds_server.demo.cli import demo
 from cds_server.persistence.cli import db
+from cds_server.registration.cli import docs
 
 if TYPE_CHECKING:
     from cds_server.config import Settings
@@ -37,13 +38,23 @@ def main() -> None:
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the server under gunicorn (embedded defaults unless CDS_* variables say otherwise)."""
-    from cds_server.persistence.database import open_database
-    from cds_server.persistence.migrate import prepare_schema
-    from cds_server.server import serve as run_gunicorn
+    # before anything imports prometheus_client: the workers inherit the multiprocess mode from here
+    from cds_server.telemetry.multiprocess import metrics_directory
 
     if "CDS_PUBLIC_BASE_URL" not in os.environ:
         os.environ["CDS_PUBLIC_BASE_URL"] = f"http://{host}:{port}"
     settings = _settings_or_exit()  # a bad setting fails here, once, instead of in every worker
+    with metrics_directory():
+        _serve(settings, host=host, port=port, workers=workers, threads=threads)
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    from cds_server.persistence.database import open_database
+    from cds_server.persistence.migrate import prepare_schema
+    from cds_server.server import serve as run_gunicorn
+    from cds_server.telemetry.logs import configure_logging
+
+    configure_logging(settings.log_format, app_level=settings.log_level)
     # migrate once in the master, before workers race to do it
     database = open_database(settings)
     try:
@@ -54,11 +65,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         from cds_server.auth.devclient import ensure_dev_key
 
         ensure_dev_key(Path(settings.dev_client_dir))  # once here, not raced by the workers
-        click.echo(
-            "WARNING: the development client is trusted (CDS_DEV_CLIENT=true); turn it off in production",
-            err=True,
-        )
-    click.echo(f"cds-server {__version__}: discovery at http://{host}:{port}/cds-services")
+    _announce(settings, host=host, port=port)
     embedded = None
     if settings.embedded_worker:
         from cds_server.tasks.embedded import EmbeddedWorker
@@ -67,10 +74,43 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         embedded = EmbeddedWorker(concurrency=settings.worker_concurrency)
         embedded.start()
     try:
-        run_gunicorn(host=host, port=port, workers=workers, threads=threads)
+        run_gunicorn(host=host, port=port, workers=workers, threads=threads, log_format=settings.log_format)
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+def _announce(settings: Settings, *, host: str, port: int) -> None:
+    """Where to go first; in JSON log mode as one log event, so every line stays machine-readable."""
+    import logging
+
+    base = settings.public_base_url
+    pages = {
+        "demo": f"{base}/demo" if settings.dev_client else None,
+        "discovery": f"{base}/cds-services",
+        "registration": f"{base}/docs/registration",
+        "metrics": f"{base}/metrics",
+        "dashboard": f"{base}/dashboard",
+    }
+    warning = "the development client is trusted (CDS_DEV_CLIENT=true); turn it off in production"
+    if settings.log_format == "json":
+        log = logging.getLogger("cds_server.serve")
+        if settings.dev_client:
+            log.warning(warning)
+        log.info("cds-server %s listening on %s:%d", __version__, host, port, extra={"cds": pages})
+        return
+    if settings.dev_client:
+        click.echo(f"WARNING: {warning}", err=True)
+    click.echo(f"cds-server {__version__} listening on http://{host}:{port}")
+    if pages["demo"]:
+        click.echo(f"  demo chart:   {pages['demo']}")
+    click.echo(f"  discovery:    {pages['discovery']}")
+    click.echo(f"  registration: {pages['registration']}")
+    click.echo(f"  metrics:      {pages['metrics']}")
+    opened = (
+        "user: any, password: CDS_ADMIN_TOKEN" if settings.admin_token else "set CDS_ADMIN_TOKEN to open it"
+    )
+    click.echo(f"  dashboard:    {pages['dashboard']} ({opened})")
 
 
 @main.command()
@@ -160,6 +200,7 @@ main.add_command(db)
 main.add_command(clients)
 main.add_command(dev)
 main.add_command(demo)
+main.add_command(docs)
 
 
 def _settings_or_exit() -> Settings:

@@ -9,6 +9,7 @@ are ``true/false/1/0/yes/no``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -25,6 +26,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: A shorter admin token is guessable; 32 characters is what `openssl rand -hex 16` prints.
 MIN_ADMIN_TOKEN_CHARS = 32
+
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -80,6 +83,11 @@ class Settings:
         [], "Python modules whose `register_services(registry)` adds callable CDS services."
     )
     log_level: str = _setting("INFO", "Log level of the `cds_server` loggers.")
+    log_format: str = _setting(
+        "text",
+        "Log lines of `cds-server serve` and `cds-server worker`: `text` for people, `json` for log "
+        "collectors (one JSON object per line, with the request id; never PHI or tokens).",
+    )
     services_dir: str = _setting(
         "cds_services", "Folder of model-backed service declarations (`*.yaml`); relative to the checkout."
     )
@@ -188,6 +196,11 @@ class Settings:
     dev_client_dir: str = _setting(
         "instance/dev-client",
         "Folder of the development client's key pair (relative to the working directory).",
+    )
+    demo_token_networks: tuple[str, ...] = _setting(
+        [],
+        "Networks (CIDR) besides loopback whose browsers may get development-client tokens from "
+        "`/demo/token`, e.g. the Docker bridge `172.16.0.0/12` of the compose stack. Development only.",
     )
     trust_cds_hooks_sandbox: bool = _setting(
         False,
@@ -383,6 +396,17 @@ def _check(settings: Settings) -> None:
     if unknown_open:
         raise ConfigError("every CDS_FHIR_OPEN_SERVERS entry must also be in CDS_FHIR_SERVERS")
     _check_jobs(settings)
+    _check_operations(settings)
+
+
+def _check_operations(settings: Settings) -> None:
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError("CDS_LOG_FORMAT must be 'text' or 'json'")
+    for network in settings.demo_token_networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError("CDS_DEMO_TOKEN_NETWORKS holds a value that is not a CIDR network") from None
 
 
 def _check_jobs(settings: Settings) -> None:

@@ -30,6 +30,7 @@ from cds_server.persistence.feedback import FeedbackRecorder
 from cds_server.persistence.migrate import prepare_schema
 from cds_server.persistence.store import SqlDecisionStore
 from cds_server.services.loader import load_service_declarations
+from cds_server.telemetry.metrics import observe_inference
 
 
 @dataclass
@@ -83,6 +84,8 @@ def init_state(app: Flask, settings: Settings) -> CdsState:
     registry = ServiceRegistry()
     mappings = _mappings(settings.folder("mappings_dir"))
     models = _models(settings.folder("models_dir"), settings.model_providers, settings.model_deployments)
+    # every onnxruntime run is timed into the metrics (the registry is shared by this process's apps)
+    models.observer = observe_inference
     jobs = JobSystem.build(settings, database)
     for service in load_service_declarations(
         settings.folder("services_dir"),

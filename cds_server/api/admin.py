@@ -10,6 +10,8 @@ authentication failure, and a security event.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -48,10 +50,10 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 @bp.get("/audit")
 def audit() -> Response:
     state = get_state()
-    _require_admin(state.settings.admin_token)
+    require_admin(state.settings.admin_token)
     query = AuditQuery(
-        since=_time(request.args, "since"),
-        until=_time(request.args, "until"),
+        since=parse_time(request.args, "since"),
+        until=parse_time(request.args, "until"),
         patient=_patient(request.args),
         count=_integer(request.args, "_count", low=1, high=MAX_PAGE) or DEFAULT_PAGE,
         cursor=_integer(request.args, "_cursor", low=0),
@@ -63,8 +65,8 @@ def audit() -> Response:
 @bp.get("/analytics/feedback")
 def analytics_feedback() -> Response:
     state = get_state()
-    _require_admin(state.settings.admin_token)
-    since, until = _time(request.args, "since"), _time(request.args, "until")
+    require_admin(state.settings.admin_token)
+    since, until = parse_time(request.args, "since"), parse_time(request.args, "until")
     service = request.args.get("service")
     groups = feedback_rates(state.database, since=since, until=until, service_id=service)
     return json_response(
@@ -80,7 +82,7 @@ def analytics_feedback() -> Response:
 def reload_models() -> Response:
     """Re-read the model repository in this worker process (each gunicorn worker holds its own models)."""
     state = get_state()
-    _require_admin(state.settings.admin_token)
+    require_admin(state.settings.admin_token)
     report = state.models.reload()
     return json_response(
         {
@@ -99,7 +101,7 @@ def reload_models() -> Response:
 def clients() -> Response:
     """The trusted clients as the server sees them (no key material)."""
     state = get_state()
-    _require_admin(state.settings.admin_token)
+    require_admin(state.settings.admin_token)
     listing = [
         {
             "issuer": client.issuer,
@@ -122,8 +124,8 @@ def clients() -> Response:
 def security_events() -> Response:
     """Refused authentications, newest first (``since``, ``_count``)."""
     state = get_state()
-    _require_admin(state.settings.admin_token)
-    since = _time(request.args, "since")
+    require_admin(state.settings.admin_token)
+    since = parse_time(request.args, "since")
     count = _integer(request.args, "_count", low=1, high=MAX_PAGE) or DEFAULT_PAGE
     query = select(SecurityEvent).order_by(SecurityEvent.id.desc()).limit(count)
     if since is not None:
@@ -152,19 +154,54 @@ def security_events() -> Response:
     )
 
 
-def _require_admin(token: str) -> None:
+def require_admin(token: str, *, browser: bool = False) -> None:
+    """Let the operator's credential through: ``Bearer <CDS_ADMIN_TOKEN>``; for pages (``browser``) also
+    HTTP Basic with the token as the password (any user name), which is what a browser can send.
+
+    :raise NotFound: no admin token is configured (the admin endpoints do not exist).
+    :raise AuthenticationFailed: missing or wrong; with ``browser``, the challenge asks for Basic, so
+        the browser prompts for it.
+    """
     if not token:
         raise NotFound()
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     # digests first: compare_digest leaks the length of its inputs, the digests' length is fixed
     expected = hashlib.sha256(token.encode()).digest()
-    given = hashlib.sha256(presented.strip().encode()).digest()
-    if not (hmac.compare_digest(expected, given) and scheme.lower() == "bearer"):
+    presented = _presented(request.headers.get("Authorization", ""), basic=browser)
+    given = hashlib.sha256(presented.encode()).digest()
+    if not hmac.compare_digest(expected, given):
         get_state().auth.refused(TokenRejected("admin-token-wrong"), call_site("admin"), kind="admin")
-        raise AuthenticationFailed("admin token missing or wrong")
+        raise (
+            AdminPageAuthenticationFailed()
+            if browser
+            else AuthenticationFailed("admin token missing or wrong")
+        )
 
 
-def _time(args: Mapping[str, str], name: str) -> datetime | None:
+class AdminPageAuthenticationFailed(AuthenticationFailed):
+    """The same 401 as every other, but asking a browser for Basic credentials."""
+
+    def __init__(self) -> None:
+        super().__init__("admin token missing or wrong")
+
+    def headers(self) -> Mapping[str, str]:
+        return {"WWW-Authenticate": 'Basic realm="cds-server admin", charset="UTF-8"'}
+
+
+def _presented(authorization: str, *, basic: bool) -> str:
+    """The credential in an ``Authorization`` header; an empty string when there is none."""
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    if basic and scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
+def parse_time(args: Mapping[str, str], name: str) -> datetime | None:
     value = args.get(name)
     if value is None:
         return None

@@ -18,6 +18,7 @@ from flask import render_template
 from flask import request
 
 from cds_server.api.responses import json_response
+from cds_server.demo.ehr import DEFAULT_DRUG
 from cds_server.demo.ehr import ORDERABLE_DRUGS
 from cds_server.demo.ehr import hook_request
 from cds_server.demo.patients import DemoPatient
@@ -44,7 +45,7 @@ PROFILES = {
 def page() -> Response:
     models = sorted(get_state().models.status())
     return Response(
-        render_template("demo.html", drugs=ORDERABLE_DRUGS, models=models),
+        render_template("demo.html", drugs=ORDERABLE_DRUGS, default_drug=DEFAULT_DRUG, models=models),
         content_type="text/html; charset=utf-8",
     )
 
@@ -75,11 +76,14 @@ def patient(patient_id: str) -> Response:
 
 @bp.get("/patients/<patient_id>/request")
 def request_for(patient_id: str) -> Response:
-    """The request body an EHR would send ``service`` for this patient, prefetch answered from the chart."""
+    """The request body an EHR would send ``service`` for this patient, prefetch answered from the chart.
+
+    ``drug`` (repeatable) lists the draft orders of the order hooks, the one being selected first.
+    """
     now = _now()
     service_id, hook = request.args.get("service", ""), request.args.get("hook", "")
-    drug = request.args.get("drug") or None
-    if drug is not None and drug not in ORDERABLE_DRUGS:
+    drugs = [code for code in request.args.getlist("drug") if code]
+    if any(code not in ORDERABLE_DRUGS for code in drugs):
         raise BadRequest("Unknown drug for the demo.")
     service = get_state().registry.get(service_id, hook)
     body = hook_request(
@@ -88,7 +92,7 @@ def request_for(patient_id: str) -> Response:
         patient_id=patient_id,
         user_id="Practitioner/demo",
         now=now,
-        drug=drug,
+        drugs=drugs,
     )
     return json_response(body)
 

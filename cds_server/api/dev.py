@@ -1,8 +1,9 @@
 """``GET /demo/token?url=...``: a development-client JWT for one of this server's URLs (demo page).
 
 It exists only while ``CDS_DEV_CLIENT`` is on, answers only callers on the loopback interface (the
-demo page in a browser on the same machine), and signs only for URLs under ``CDS_PUBLIC_BASE_URL``:
-otherwise 404, so it is no token vending machine for the network.
+demo page in a browser on the same machine) or in ``CDS_DEMO_TOKEN_NETWORKS`` (the Docker bridge of the
+compose stack, whose port mapping hides the browser's loopback address), and signs only for URLs
+under ``CDS_PUBLIC_BASE_URL``: otherwise 404, so it is no token vending machine for the network.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def token() -> Response:
     url = request.args.get("url", "")
     if (
         not settings.dev_client
-        or not _loopback(request.remote_addr)
+        or not _may_ask(request.remote_addr, settings.demo_token_networks)
         or not _ours(url, settings.public_base_url)
     ):
         raise NotFound()
@@ -43,11 +44,14 @@ def token() -> Response:
     )
 
 
-def _loopback(address: str | None) -> bool:
+def _may_ask(address: str | None, networks: tuple[str, ...]) -> bool:
+    if address is None:
+        return False
     try:
-        return address is not None and ipaddress.ip_address(address).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    return ip.is_loopback or any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
 
 
 def _ours(url: str, base: str) -> bool:

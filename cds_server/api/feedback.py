@@ -13,6 +13,7 @@ from flask import request
 
 from cds_server.api.auth import authenticated_client
 from cds_server.api.body import read_json_body
+from cds_server.api.metrics import count_feedback_items
 from cds_server.api.responses import json_response
 from cds_server.hooks.feedback import parse_feedback
 from cds_server.state import get_state
@@ -31,4 +32,5 @@ def post_feedback(service_id: str) -> Response:
         items=items,
         request_id=g.request_id,
     )
+    count_feedback_items(service_id, [item.outcome for item in items])
     return json_response({"received": len(items)})

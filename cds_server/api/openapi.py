@@ -14,6 +14,14 @@ from flask import Blueprint
 from flask import Response
 
 from cds_server import __version__
+from cds_server.api.openapi_parts import JSON
+from cds_server.api.openapi_parts import html as _html
+from cds_server.api.openapi_parts import json_body as _json
+from cds_server.api.openapi_parts import operation as _operation
+from cds_server.api.openapi_parts import operator_paths
+from cds_server.api.openapi_parts import path_parameter as _path_parameter
+from cds_server.api.openapi_parts import query as _query
+from cds_server.api.openapi_parts import ref as _ref
 from cds_server.api.responses import json_response
 from cds_server.hooks.cards import HookResponse
 from cds_server.hooks.request import HookRequest
@@ -22,7 +30,6 @@ from cds_server.state import get_state
 bp = Blueprint("openapi", __name__)
 
 _REF = "#/components/schemas/{model}"
-JSON = "application/json"
 
 
 @bp.get("/openapi.json")
@@ -186,71 +193,6 @@ def _responses() -> dict[str, Any]:
     }
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/responses/{name}"}
-
-
-def _json(schema: str, description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
-
-
-def _operation(
-    summary: str,
-    ok: dict[str, Any],
-    *,
-    security: str | None = None,
-    body: str | None = None,
-    errors: tuple[str, ...] = (),
-    parameters: list[dict[str, Any]] | None = None,
-    more: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": {"200": ok, **(more or {})}}
-    codes = {
-        "BadRequest": "400",
-        "Unauthorized": "401",
-        "NotFound": "404",
-        "PayloadTooLarge": "413",
-        "UnsupportedMediaType": "415",
-        "RateLimited": "429",
-        "Unavailable": "503",
-    }
-    for name in errors:
-        operation["responses"][codes[name]] = _ref(name)
-    if security:
-        operation["security"] = [{security: []}]
-    if body:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {JSON: {"schema": {"$ref": f"#/components/schemas/{body}"}}},
-        }
-    if parameters:
-        operation["parameters"] = parameters
-    return operation
-
-
-def _path_parameter(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": description,
-    }
-
-
-def _query(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "schema": schema or {"type": "string"},
-        "description": description,
-    }
-
-
 _EHR_ERRORS = (
     "BadRequest",
     "Unauthorized",
@@ -262,10 +204,6 @@ _EHR_ERRORS = (
 )
 _ADMIN_ERRORS = ("BadRequest", "Unauthorized", "NotFound", "Unavailable")
 _PAGE = "an HTML page"
-
-
-def _html(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
 def _paths() -> dict[str, Any]:
@@ -445,7 +383,10 @@ def _paths() -> dict[str, Any]:
                     _path_parameter("patient_id", "Demo patient id."),
                     _query("service", "Service id."),
                     _query("hook", "Hook."),
-                    _query("drug", "Orderable drug."),
+                    _query(
+                        "drug",
+                        "Draft order (RxNorm code of a demo drug; repeat it, the selected one first).",
+                    ),
                 ],
             ),
         },
@@ -457,6 +398,7 @@ def _paths() -> dict[str, Any]:
                 parameters=[_query("url", "The exact URL the token is for.")],
             ),
         },
+        **operator_paths(),
         "/static/{filename}": {
             "get": {
                 "summary": "Static files of the pages",

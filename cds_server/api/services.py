@@ -1,4 +1,4 @@
-"""``POST /cds-services/{id}``: parse, hand to the pipeline, serialise. Nothing else."""
+"""``POST /cds-services/{id}``: parse, hand to the pipeline, serialise (and count the cards)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from flask import request
 
 from cds_server.api.auth import authenticated_client
 from cds_server.api.body import read_json_body
+from cds_server.api.metrics import count_cards
+from cds_server.api.metrics import note_hook
 from cds_server.api.responses import json_response
 from cds_server.hooks.pipeline import CallContext
 from cds_server.hooks.pipeline import handle_hook
@@ -22,6 +24,7 @@ def call_service(service_id: str) -> Response:
     state = get_state()
     client, trusted = authenticated_client()
     body = read_json_body(request)
+    note_hook(body)
     call = CallContext(
         request_id=g.request_id,
         client=client,
@@ -31,4 +34,5 @@ def call_service(service_id: str) -> Response:
         link_hosts=state.link_hosts(trusted),
     )
     result = handle_hook(service_id, body, state.pipeline_deps(received=g.received, client=trusted), call)
+    count_cards(service_id, result.response)
     return json_response(result.response.to_wire())

@@ -24,13 +24,24 @@ def demo() -> None:
     help="Load every Synthea bundle of this folder instead of the six bundled demo patients.",
 )
 @click.option("--no-shift", is_flag=True, help="Keep the original dates (default: move each chart to today).")
-def load(fhir_base: str, token: str | None, folder: Path | None, no_shift: bool) -> None:
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seconds to wait for the FHIR server to answer GET /metadata first (a server still starting).",
+)
+def load(fhir_base: str, token: str | None, folder: Path | None, no_shift: bool, wait_s: int) -> None:
     """Create or replace the demo patients on a FHIR server, keeping their ids."""
     import httpx
 
     from cds_server.demo.loader import load_patients
+    from cds_server.demo.loader import wait_for_fhir
     from cds_server.demo.patients import demo_patients
 
+    if wait_s and not wait_for_fhir(fhir_base, timeout_s=wait_s, token=token):
+        raise click.ClickException(f"the FHIR server did not answer GET /metadata within {wait_s} s")
     patients = demo_patients(folder) if folder else demo_patients()
     try:
         for name, count in load_patients(fhir_base, patients, token=token, shift=not no_shift):

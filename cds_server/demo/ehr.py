@@ -21,13 +21,16 @@ from cds_server.hooks.service import CdsService
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
-#: drugs the demo can order: (RxNorm SCD, display)
+#: drugs the demo can order: (RxNorm SCD, display); a suggestion the clinician accepts (the statin
+#: card's atorvastatin) joins the pending orders by its code, so it must be one of them
 ORDERABLE_DRUGS = {
     "617310": "atorvastatin 20 MG Oral Tablet",
     "314076": "lisinopril 10 MG Oral Tablet",
     "860975": "24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet",
     "197361": "amlodipine 5 MG Oral Tablet",
 }
+#: pre-selected in the order box: not a statin, so order-select shows the statin suggestion
+DEFAULT_DRUG = "314076"
 
 
 def _codings(resource: dict[str, Any]) -> list[tuple[str, str]]:
@@ -105,19 +108,25 @@ def hook_request(
     patient_id: str,
     user_id: str,
     now: datetime,
-    drug: str | None = None,
+    drugs: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The request body an EHR would send this service, with every prefetch key it can answer."""
+    """The request body an EHR would send this service, with every prefetch key it can answer.
+
+    For the order hooks, ``drugs`` are the draft orders (RxNorm codes of :data:`ORDERABLE_DRUGS`): the
+    first is the one being selected, the others were ordered earlier in the session (an accepted
+    suggestion, say).
+    """
     context: dict[str, Any] = {"userId": user_id, "patientId": patient_id}
     if service.hook in ("order-select", "order-sign"):
-        order = draft_order(patient_id, drug or next(iter(ORDERABLE_DRUGS)))
+        codes = list(dict.fromkeys(drugs)) or [DEFAULT_DRUG]
+        orders = [draft_order(patient_id, code) for code in codes]
         context["draftOrders"] = {
             "resourceType": "Bundle",
             "type": "collection",
-            "entry": [{"resource": order}],
+            "entry": [{"resource": order} for order in orders],
         }
         if service.hook == "order-select":
-            context["selections"] = [f"MedicationRequest/{order['id']}"]
+            context["selections"] = [f"MedicationRequest/{orders[0]['id']}"]
     body: dict[str, Any] = {"hook": service.hook, "hookInstance": str(uuid.uuid4()), "context": context}
     as_request = HookRequest.model_validate(body)
     prefetch: dict[str, Any] = {}

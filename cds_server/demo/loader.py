@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
@@ -42,3 +43,22 @@ def load_patients(
                 raise RuntimeError(f"{patient.name}: {len(failed)} resources were not accepted")
             written.append((patient.name, len(resources)))
     return written
+
+
+def wait_for_fhir(fhir_base: str, *, timeout_s: float, token: str | None = None, poll_s: float = 2.0) -> bool:
+    """Poll ``GET {fhir_base}/metadata`` until it answers 200 (a FHIR server still starting, such as
+    HAPI in docker-compose, whose image has no shell for a health check); ``False`` after ``timeout_s``."""
+    headers = {"Accept": "application/fhir+json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=5.0, follow_redirects=False, trust_env=False) as client:
+        while True:
+            try:
+                if client.get(f"{fhir_base.rstrip('/')}/metadata", headers=headers).status_code == 200:
+                    return True
+            except httpx.TransportError:
+                pass  # not listening yet
+            if time.monotonic() + poll_s > deadline:
+                return False
+            time.sleep(poll_s)

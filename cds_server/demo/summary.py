@@ -33,10 +33,22 @@ def _display(concept: dict[str, Any] | None) -> str:
     return str(concept.get("text") or codings[0].get("display") or codings[0].get("code") or "?")
 
 
+#: UCUM codes as a chart prints them (the codes stay in the data; this is display only)
+DISPLAY_UNITS = {
+    "mm[Hg]": "mmHg",
+    "kg/m2": "kg/m²",
+    "mL/min/{1.73_m2}": "mL/min/1.73 m²",
+    "Cel": "°C",
+    "[degF]": "°F",
+    "{beats}/min": "/min",
+}
+
+
 def _quantity(value: dict[str, Any]) -> str:
     number = value.get("value")
     text = f"{number:.1f}" if isinstance(number, float) and not float(number).is_integer() else str(number)
-    return f"{text} {value.get('unit', '')}".strip()
+    unit = str(value.get("unit", ""))
+    return f"{text} {DISPLAY_UNITS.get(unit, unit)}".strip()
 
 
 def summarise(chart: Sequence[dict[str, Any]], *, now: datetime) -> dict[str, Any]:

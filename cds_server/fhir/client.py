@@ -33,6 +33,8 @@ from cds_server.hooks.prefetch import FhirFetcher
 from cds_server.hooks.prefetch import FhirQuery
 from cds_server.hooks.prefetch import next_link
 from cds_server.hooks.request import HookRequest
+from cds_server.telemetry.metrics import OTHER
+from cds_server.telemetry.metrics import observe_fhir_fetch
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,14 @@ class HttpFetcher:
         return results
 
     def _fetch_one(self, query: FhirQuery, deadline: float) -> FetchResult:
+        started = time.perf_counter()
+        result = self._fetch_pages(query, deadline)
+        # the resource type only: the path and the query string carry the patient id
+        resource_type = query.path.partition("/")[0] or OTHER
+        observe_fhir_fetch(resource_type, result.reason, time.perf_counter() - started)
+        return result
+
+    def _fetch_pages(self, query: FhirQuery, deadline: float) -> FetchResult:
         calls = 0
         try:
             url = query.next_url or f"{self._access.base}/{query.path}"

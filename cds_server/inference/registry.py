@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -52,6 +53,8 @@ from cds_server.inference.slots import status_of
 log = logging.getLogger(__name__)
 
 Scored = TypeVar("Scored", Prediction, BatchPrediction)
+#: ``(model id, version, provider, role, seconds)`` of one onnxruntime run (metrics)
+InferenceObserver = Callable[[str, str, str, str, float], None]
 
 
 class ModelRegistry:
@@ -68,6 +71,8 @@ class ModelRegistry:
         self._reload_lock = threading.Lock()
         self._schema = CardSchema()
         self.last_report = ReloadReport()
+        #: told how long each run took (set by the app to feed its metrics); ``None``: not timed
+        self.observer: InferenceObserver | None = None
 
     @classmethod
     def load(
@@ -131,10 +136,10 @@ class ModelRegistry:
         slot = self._ready_slot(model_id)
         active = loaded_version(slot.active)
         matrix = feature_matrix(active.card, features, batch=False)
-        prediction = score_row(active, matrix)
+        prediction = self._timed(score_row, active, matrix, "active")
         if not with_shadow or not slot.shadows:
             return prediction
-        shadows, errors = _run_shadows(slot, score_row, matrix)
+        shadows, errors = _run_shadows(slot, lambda v, m: self._timed(score_row, v, m, "shadow"), matrix)
         return replace(prediction, shadow=shadows, shadow_errors=errors)
 
     def predict_batch(
@@ -144,11 +149,26 @@ class ModelRegistry:
         slot = self._ready_slot(model_id)
         active = loaded_version(slot.active)
         matrix = feature_matrix(active.card, features, batch=True)
-        prediction = score_batch(active, matrix)
+        prediction = self._timed(score_batch, active, matrix, "active")
         if not with_shadow or not slot.shadows:
             return prediction
-        shadows, errors = _run_shadows(slot, score_batch, matrix)
+        shadows, errors = _run_shadows(slot, lambda v, m: self._timed(score_batch, v, m, "shadow"), matrix)
         return replace(prediction, shadow=shadows, shadow_errors=errors)
+
+    def _timed(
+        self,
+        score: Callable[[LoadedVersion, NDArray[Any]], Scored],
+        loaded: LoadedVersion,
+        matrix: NDArray[Any],
+        role: str,
+    ) -> Scored:
+        observer = self.observer
+        if observer is None:
+            return score(loaded, matrix)
+        started = time.perf_counter()
+        result = score(loaded, matrix)
+        observer(loaded.card.id, loaded.card.version, loaded.provider, role, time.perf_counter() - started)
+        return result
 
     def reload(self) -> ReloadReport:
         """Re-read the repository; load what changed, keep the previous model where the new is bad."""

@@ -66,8 +66,31 @@ def current() -> None:
     default=None,
     help="Clear inputs older than this many days [default: CDS_DECISION_RETENTION_DAYS].",
 )
-def purge(dry_run: bool, days: int | None) -> None:
+@click.option(
+    "--every",
+    "every_s",
+    type=click.IntRange(min=60),
+    default=None,
+    help="Keep running, purging every this many seconds (the compose stack's scheduler: 86400).",
+)
+def purge(dry_run: bool, days: int | None, every_s: int | None) -> None:
     """Clear decision inputs and job snapshots (PHI) older than the retention period; audit rows are kept."""
+    import time
+
+    while True:
+        try:
+            _purge_once(dry_run, days)
+        except Exception as error:
+            if every_s is None:
+                raise
+            # a scheduler outlives one failed run (database restarting): report and try next time
+            click.echo(f"purge failed ({type(error).__name__}); next try in {every_s} s", err=True)
+        if every_s is None:
+            return
+        time.sleep(every_s)
+
+
+def _purge_once(dry_run: bool, days: int | None) -> None:
     from cds_server.config import load_settings
     from cds_server.jobs.retention import purge_job_snapshots
     from cds_server.persistence.database import maintenance_engine

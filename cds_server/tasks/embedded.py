@@ -10,6 +10,7 @@ import sys
 import threading
 
 from cds_server.tasks.worker import set_parent_death_signal
+from cds_server.telemetry.multiprocess import MULTIPROC_ENV
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ class EmbeddedWorker:
             process.kill()
 
     def _spawn(self) -> None:
-        self._process = subprocess.Popen(self.argv, preexec_fn=set_parent_death_signal)  # noqa: S603, PLW1509
+        # the web server's metrics directory is for its gunicorn workers: a job worker's pool children
+        # would leave sample files there that every scrape adds up
+        env = {name: value for name, value in os.environ.items() if name != MULTIPROC_ENV}
+        self._process = subprocess.Popen(self.argv, preexec_fn=set_parent_death_signal, env=env)  # noqa: S603, PLW1509
         log.info("embedded job worker started (pid %d)", self._process.pid)
 
     def _supervise(self) -> None:

@@ -21,10 +21,13 @@ log = logging.getLogger(__name__)
 
 def run_worker(*, concurrency: int | None, loglevel: str, parent_pid: int | None) -> None:
     from cds_server import create_app
+    from cds_server.config import load_settings
     from cds_server.state import get_state
     from cds_server.tasks.celery_app import make_celery
+    from cds_server.telemetry.logs import configure_logging
 
-    logging.basicConfig(level=loglevel.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_format = load_settings().log_format
+    configure_logging(log_format, level=loglevel)
     app = create_app()
     settings = get_state(app).settings
     celery = make_celery(app)
@@ -42,6 +45,8 @@ def run_worker(*, concurrency: int | None, loglevel: str, parent_pid: int | None
         "--without-mingle",
         "--without-heartbeat",
     ]
+    if log_format == "json":
+        argv.append("--quiet")  # Celery's start-up banner is not a log line: JSON collectors would choke
     celery.worker_main(argv)
 
 

@@ -49,6 +49,8 @@ def test_test_dict_wins_over_environment() -> None:
         ({"request_deadline_s": 0}, {}),
         ({"public_base_url": "https://cds.example.org/"}, {}),
         ({"fhir_open_servers": ["https://x/fhir"]}, {}),
+        ({}, {"CDS_LOG_FORMAT": "xml"}),
+        ({}, {"CDS_DEMO_TOKEN_NETWORKS": "172.16.0.0/12,not-a-network"}),
     ],
 )
 def test_unusable_settings_fail_loudly(overrides: dict[str, object], environ: dict[str, str]) -> None:

@@ -3,11 +3,13 @@
 // client (fetched per URL from /demo/token, because a JWT's `aud` is the exact URL it is sent to).
 "use strict";
 
-const state = { patient: null, services: [], feedbackSent: 0 };
+const INDICATOR_ORDER = { critical: 0, warning: 1, info: 2 };
+// pendingOrders: RxNorm codes of suggestions accepted in this chart session (the EHR's draft orders)
+const state = { patient: null, pendingOrders: [], feedbackSent: 0, busy: false };
 
 async function token(url) {
   const response = await fetch(`/demo/token?url=${encodeURIComponent(url)}`);
-  if (!response.ok) throw new Error(`no development token (${response.status}): is CDS_DEV_CLIENT on?`);
+  if (!response.ok) throw new Error(`no development token (HTTP ${response.status}): is CDS_DEV_CLIENT on, and is this browser on the server's machine?`);
   return (await response.json()).token;
 }
 
@@ -28,16 +30,22 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
-// --- a small GitHub-flavoured Markdown subset: paragraphs, **bold**, `code`, tables (no raw HTML) ---
+// --- a small GitHub-flavoured Markdown subset: paragraphs, **bold**, `code`, [links](https://…), tables.
+// Built as DOM nodes from text, never as HTML, so a card cannot inject markup; links must be http(s).
 function inline(text) {
   const out = document.createDocumentFragment();
-  const pattern = /(\*\*[^*]+\*\*|`[^`]+`)/g;
+  const pattern = /(\*\*[^*]+\*\*|`[^`]+`|\[[^\]]+\]\([^)\s]+\))/g;
   let last = 0;
   for (const match of text.matchAll(pattern)) {
     out.append(text.slice(last, match.index));
-    const token = match[0];
-    out.append(token.startsWith("**") ? el("strong", {}, token.slice(2, -2)) : el("code", {}, token.slice(1, -1)));
-    last = match.index + token.length;
+    const part = match[0];
+    if (part.startsWith("**")) out.append(el("strong", {}, part.slice(2, -2)));
+    else if (part.startsWith("`")) out.append(el("code", {}, part.slice(1, -1)));
+    else {
+      const [, label, href] = part.match(/^\[([^\]]+)\]\(([^)\s]+)\)$/);
+      out.append(/^https?:\/\//.test(href) ? el("a", { href, target: "_blank", rel: "noopener" }, label) : label);
+    }
+    last = match.index + part.length;
   }
   out.append(text.slice(last));
   return out;
@@ -59,6 +67,10 @@ function markdown(source) {
   return container;
 }
 
+function setStatus(text) {
+  document.getElementById("status").textContent = text;
+}
+
 // --- patients and chart ---
 async function loadPatients() {
   const patients = await (await fetch("/demo/patients")).json();
@@ -69,101 +81,139 @@ async function loadPatients() {
 }
 
 async function showPatient(id) {
-  state.patient = await (await fetch(`/demo/patients/${id}`)).json();
+  state.patient = await (await fetch(`/demo/patients/${encodeURIComponent(id)}`)).json();
+  state.pendingOrders = [];
   const p = state.patient;
-  const chart = document.getElementById("chart");
-  chart.replaceChildren(
-    el("h2", {}, `${p.name}`),
-    el("p", { class: "who" }, `${p.gender}, ${p.age} years, born ${p.birthDate} · Patient/${p.id}`),
-    el("div", { class: "columns" },
-      el("section", {}, el("h3", {}, "Latest results"),
-        el("table", {}, p.latest.map((o) => el("tr", {}, el("td", {}, o.label), el("td", {}, o.value), el("td", { class: "date" }, o.date))))),
-      el("section", {}, el("h3", {}, "Problems"), el("ul", {}, p.conditions.map((c) => el("li", {}, c.display)))),
-      el("section", {}, el("h3", {}, "Medications"), el("ul", {}, p.medications.length ? p.medications.map((m) => el("li", {}, m.display)) : [el("li", {}, "none active")])),
-    ),
+  document.getElementById("chart").replaceChildren(
+    el("h2", {}, p.name),
+    el("p", { class: "who" }, `${p.gender}, ${p.age} years · born ${p.birthDate}`),
+    el("h3", {}, "Latest results"),
+    el("table", { class: "results" }, p.latest.map((o) => el("tr", {}, el("th", {}, o.label), el("td", { class: "num" }, o.value), el("td", { class: "date" }, o.date)))),
+    el("h3", {}, "Problems"),
+    el("ul", {}, p.conditions.map((c) => el("li", {}, c.display))),
+    el("h3", {}, "Medications"),
+    el("ul", {}, p.medications.length ? p.medications.map((m) => el("li", {}, m.display)) : [el("li", { class: "pending" }, "none active")]),
   );
-  document.getElementById("cards").replaceChildren();
+  renderOrders();
+  document.getElementById("cards").replaceChildren(el("p", { class: "pending" }, "Open the chart or choose an order to ask the services."));
+  setStatus("");
+}
+
+function renderOrders() {
+  const orders = document.getElementById("orders");
+  const options = document.getElementById("drug").options;
+  const names = state.pendingOrders.map((code) => [...options].find((o) => o.value === code)?.text || code);
+  orders.replaceChildren(...(names.length ? [el("p", { class: "orders" }, "Pending orders: ", names.join(", "))] : []));
 }
 
 // --- hooks ---
 async function fire(hook) {
+  if (state.busy || !state.patient) return;
+  state.busy = true;
   const cards = document.getElementById("cards");
-  cards.replaceChildren(el("p", { class: "pending" }, `Calling ${hook} services…`));
-  const discovery = await (await callAs("/cds-services")).json();
-  const services = discovery.services.filter((s) => s.hook === hook);
-  const drug = document.getElementById("drug").value;
-  const rendered = [];
-  for (const service of services) {
-    const request = await (await fetch(`/demo/patients/${state.patient.id}/request?service=${service.id}&hook=${hook}&drug=${drug}`)).json();
-    const started = performance.now();
-    const response = await callAs(`/cds-services/${service.id}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(request),
-    });
-    const elapsed = Math.round(performance.now() - started);
-    const body = await response.json();
-    if (!response.ok) {
-      rendered.push(el("div", { class: "card error", "data-service": service.id },
-        el("div", { class: "summary" }, `${service.title || service.id}: HTTP ${response.status}`),
-        el("pre", {}, JSON.stringify(body.issue ? body.issue.map((i) => i.details && i.details.text) : body, null, 1))));
-      continue;
+  setStatus(`calling ${hook} services…`);
+  try {
+    const discovery = await callAs("/cds-services");
+    if (!discovery.ok) throw new Error(`discovery answered HTTP ${discovery.status}`);
+    const services = (await discovery.json()).services.filter((s) => s.hook === hook);
+    const params = new URLSearchParams({ hook });
+    if (hook !== "patient-view") {
+      for (const code of [document.getElementById("drug").value, ...state.pendingOrders]) params.append("drug", code);
     }
-    for (const card of body.cards) rendered.push(renderCard(service, card, elapsed));
+    const answers = await Promise.all(services.map((service) => callService(service, params)));
+    const rendered = answers.flat().sort((a, b) => a.rank - b.rank).map((item) => item.node);
+    cards.replaceChildren(...(rendered.length ? rendered : [el("p", { class: "pending" }, "No cards: nothing to say for this patient.")]));
+    setStatus(`${hook}: ${services.length} service${services.length === 1 ? "" : "s"} called, ${rendered.length} card${rendered.length === 1 ? "" : "s"}`);
+  } catch (error) {
+    cards.replaceChildren(el("div", { class: "card error" }, el("div", { class: "summary" }, `The call failed: ${error.message}`)));
+    setStatus("");
+  } finally {
+    state.busy = false;
   }
-  cards.replaceChildren(...(rendered.length ? rendered : [el("p", { class: "pending" }, "No cards: nothing to say for this patient.")]));
+}
+
+async function callService(service, params) {
+  params.set("service", service.id);
+  const request = await (await fetch(`/demo/patients/${encodeURIComponent(state.patient.id)}/request?${params}`)).json();
+  const started = performance.now();
+  const response = await callAs(`/cds-services/${service.id}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+  });
+  const elapsed = Math.round(performance.now() - started);
+  const body = await response.json();
+  if (!response.ok) {
+    const issues = (body.issue || []).map((i) => (i.details && i.details.text) || i.code).join("; ");
+    return [{ rank: -1, node: el("div", { class: "card error", "data-service": service.id },
+      el("div", { class: "summary" }, `${service.title || service.id}: HTTP ${response.status}`),
+      el("p", {}, issues || "no details")) }];
+  }
+  return body.cards.map((card) => ({ rank: INDICATOR_ORDER[card.indicator] ?? 3, node: renderCard(service, card, elapsed) }));
 }
 
 function renderCard(service, card, elapsed) {
-  const node = el("div", { class: `card ${card.indicator}`, "data-service": service.id, "data-card": card.uuid });
-  const source = card.source.url ? el("a", { href: card.source.url, target: "_blank" }, card.source.label) : card.source.label;
+  const node = el("article", { class: `card ${card.indicator}`, "data-service": service.id, "data-card": card.uuid });
+  const source = card.source.url ? el("a", { href: card.source.url, target: "_blank", rel: "noopener" }, card.source.label) : card.source.label;
   node.append(
-    el("div", { class: "summary" }, card.summary),
-    el("div", { class: "source" }, "Source: ", source, ` · ${elapsed} ms`),
+    el("div", { class: "summary" }, el("span", { class: `indicator ${card.indicator}` }, card.indicator), " ", card.summary),
+    el("div", { class: "source" }, "Source: ", source, ` · answered in ${elapsed} ms`),
   );
   if (card.detail) node.append(markdown(card.detail));
   const actions = el("div", { class: "actions" });
   for (const suggestion of card.suggestions || []) {
-    actions.append(el("button", { class: "accept", onclick: () => accept(service, card, suggestion, node) }, suggestion.label));
+    actions.append(el("button", { type: "button", class: "accept", onclick: () => accept(service, card, suggestion, node) },
+      `Accept: ${suggestion.label}`));
   }
-  for (const link of card.links || []) actions.append(el("a", { class: "link", href: link.url, target: "_blank" }, link.label));
-  const reasons = el("select", { class: "reason" }, el("option", { value: "" }, "Dismiss: reason…"),
+  for (const link of card.links || []) {
+    actions.append(el("a", { class: "link", href: link.url, target: "_blank", rel: "noopener" }, link.label));
+  }
+  const reasons = el("select", { class: "reason", "aria-label": "Reason for dismissing" }, el("option", { value: "" }, "Reason for dismissing…"),
     (card.overrideReasons || []).map((r) => el("option", { value: r.code }, r.display)));
-  actions.append(reasons, el("button", { class: "dismiss", onclick: () => dismiss(service, card, reasons.value, node) }, "Dismiss"));
+  actions.append(el("span", { class: "dismissal" }, reasons,
+    el("button", { type: "button", class: "dismiss", onclick: () => dismiss(service, card, reasons.value, node) }, "Dismiss")));
   node.append(actions);
   return node;
 }
 
-async function sendFeedback(service, item, node) {
+async function sendFeedback(service, item, node, done) {
+  for (const control of node.querySelectorAll("button, select")) control.disabled = true;
   const response = await callAs(`/cds-services/${service.id}/feedback`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ feedback: [item] }),
   });
   node.classList.add(response.ok ? "answered" : "feedback-failed");
-  node.append(el("div", { class: "feedback-status" }, response.ok ? `Feedback sent: ${item.outcome}` : `Feedback failed: HTTP ${response.status}`));
+  node.append(el("div", { class: "feedback-status", role: "status" }, response.ok ? done : `Feedback failed: HTTP ${response.status}`));
   if (response.ok) state.feedbackSent += 1;
+  else for (const control of node.querySelectorAll("button, select")) control.disabled = false;
 }
 
 function accept(service, card, suggestion, node) {
+  // what an EHR does with an accepted "create" suggestion: the resource joins the draft orders
+  for (const action of suggestion.actions || []) {
+    const coding = (action.resource?.medicationCodeableConcept?.coding || []).find((c) => c.code);
+    if (action.type === "create" && coding && !state.pendingOrders.includes(coding.code)) state.pendingOrders.push(coding.code);
+  }
+  renderOrders();
   return sendFeedback(service, {
     card: card.uuid,
     outcome: "accepted",
     acceptedSuggestions: [{ id: suggestion.uuid }],
     outcomeTimestamp: new Date().toISOString(),
-  }, node);
+  }, node, `Accepted: ${suggestion.label} (added to the pending orders; feedback sent)`);
 }
 
 function dismiss(service, card, reasonCode, node) {
   const item = { card: card.uuid, outcome: "overridden", outcomeTimestamp: new Date().toISOString() };
   const reason = (card.overrideReasons || []).find((r) => r.code === reasonCode);
-  item.overrideReason = reason ? { reason } : { userComment: "Dismissed in the demo chart" };
-  return sendFeedback(service, item, node);
+  item.overrideReason = reason ? { reason } : { userComment: "Dismissed in the demo chart without a reason" };
+  return sendFeedback(service, item, node, `Dismissed${reason ? `: ${reason.display}` : ""} (feedback sent)`);
 }
 
 window.addEventListener("DOMContentLoaded", () => {
   document.getElementById("patient-view").addEventListener("click", () => fire("patient-view"));
   document.getElementById("order-select").addEventListener("click", () => fire("order-select"));
   document.getElementById("order-sign").addEventListener("click", () => fire("order-sign"));
-  loadPatients();
+  loadPatients().catch((error) => setStatus(`Could not load the demo patients: ${error.message}`));
 });

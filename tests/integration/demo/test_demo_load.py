@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from cds_server.cli import main as cli
 from cds_server.demo.patients import demo_patients
 from tests.support.fhir_server import FhirTestServer
+from tests.support.fhir_server import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -54,3 +55,16 @@ def test_demo_load_refuses_a_server_that_rejects_it(empty_fhir_server: FhirTestS
     )
     assert result.exit_code == 1
     assert "the FHIR server answered 401" in result.output
+
+
+def test_demo_load_waits_for_a_fhir_server_that_is_up(empty_fhir_server: FhirTestServer) -> None:
+    args = ["demo", "load", "--fhir", empty_fhir_server.base_url, "--token", "demo-token", "--wait", "30"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_demo_load_gives_up_waiting_for_a_fhir_server_that_never_answers() -> None:
+    closed = f"http://127.0.0.1:{free_port()}/fhir"
+    result = CliRunner().invoke(cli, ["demo", "load", "--fhir", closed, "--wait", "1"])
+    assert result.exit_code == 1
+    assert "did not answer GET /metadata within 1 s" in result.output

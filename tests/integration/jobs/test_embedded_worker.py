@@ -50,6 +50,8 @@ def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     env = {**os.environ, **FAST_JOBS, "CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'cds.db'}"}
     env.pop("CDS_BROKER_URL", None)
+    # a SIGKILLed server cannot remove its metrics directory: keep it in this test's folder
+    env["TMPDIR"] = str(tmp_path)
     log = (tmp_path / "serve.log").open("wb")
     process = subprocess.Popen(
         [

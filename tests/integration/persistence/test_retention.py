@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +20,8 @@ from cds_server.persistence.database import maintenance_engine
 from cds_server.persistence.retention import purge_decision_inputs
 from tests.conftest import AppFactory
 from tests.support.databases import TestDatabase
+from tests.support.databases import migrated_sqlite
+from tests.support.paths import REPO_ROOT
 from tests.support.requests import golden_request
 
 pytestmark = pytest.mark.integration
@@ -89,3 +96,24 @@ def test_purge_command_uses_the_retention_setting(
     cleared = runner.invoke(main, ["db", "purge", "--days", "7"])
     assert cleared.output.startswith("cleared the inputs of 1 decisions")
     assert database.rows("decision")[0]["inputs"] is None
+
+
+def test_the_scheduler_purges_at_once_then_every_interval(tmp_path: Path) -> None:
+    """``cds-server db purge --every N`` (the compose stack's scheduler) purges at once, then sleeps."""
+    url = f"sqlite:///{migrated_sqlite(tmp_path / 'cds.db')}"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CDS_")}
+    env.update(CDS_DATABASE_URL=url, PYTHONPATH=str(REPO_ROOT))
+    command = [sys.executable, "-m", "cds_server.cli", "db", "purge", "--every", "3600"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("cleared the inputs of 0 decisions created before ")
+        time.sleep(0.5)
+        assert process.poll() is None  # still running: the next purge is due in an hour
+    finally:
+        process.terminate()
+        process.wait(10)
+        if process.stdout is not None:
+            process.stdout.close()
+    assert CliRunner().invoke(main, ["db", "purge", "--every", "5"]).exit_code == 2  # at least a minute
