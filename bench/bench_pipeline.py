@@ -32,7 +32,7 @@ from bench.requests import REFERENCE_TIME
 from bench.requests import body_bytes
 from bench.requests import patient_view
 from cds_server import create_app
-from cds_server.api.body import _has_duplicate_envelope_keys
+from cds_server.api.body import structure_of
 from cds_server.auth.devclient import DEV_ISSUER
 from cds_server.auth.devclient import ensure_dev_key
 from cds_server.auth.devclient import mint_token
@@ -81,7 +81,7 @@ def bench_service(app: Any, service_id: str, request: dict[str, Any], repeat: in
 
     def parse() -> Any:
         body = orjson.loads(raw)
-        _has_duplicate_envelope_keys(raw)
+        structure_of(raw)
         return parse_hook_request(body)
 
     samples, hook_request = timed(parse, repeat)

@@ -99,28 +99,44 @@ def handle_hook(service_id: str, body: Any, deps: PipelineDeps, call: CallContex
     try:
         result = _decide(service, request, deps, call, audit)
     except CdsError as error:
-        audit.record(status=error.status, error_code=error.code)
-        raise
+        # A retry of a call decided earlier gets the first answer's cards, even if this attempt could
+        # not complete (the FHIR server went away since, say). Looked up only here, on the rare error
+        # path: on the common path the store finds the earlier decision when it records.
+        stored = _earlier_answer(deps, call, service, request)
+        if stored is None:
+            audit.record(status=error.status, error_code=error.code)
+            raise
+        result = HookResult(request, service, stored, audit.prefetch, None, replayed=True)
     except Exception:
         # a bug in a service still leaves its audit row (outcome 12), then surfaces as a 500
         audit.record(status=500, error_code=CdsError.code)
         raise
-    decided_first = audit.record(status=200, answer=result.answer, replayed=result.replayed)
+    try:
+        decided_first = audit.record(status=200, answer=result.answer, replayed=result.replayed)
+    except CdsError as error:
+        # the decision could not be kept, so no cards leave; the refusal itself is still audited
+        # when the audit table can take it (a lock on the decision table, say)
+        audit.record(status=error.status, error_code=error.code)
+        raise
     if decided_first is not None:
         # a concurrent call with this hookInstance stored its decision first: answer with its cards
         return replace(result, response=decided_first, replayed=True)
     return result
 
 
+def _earlier_answer(
+    deps: PipelineDeps, call: CallContext, service: CdsService, request: HookRequest
+) -> HookResponse | None:
+    if deps.decisions is None:
+        return None
+    return deps.decisions.replay(
+        client=call.client, service_id=service.id, hook=service.hook, hook_instance=request.hookInstance
+    )
+
+
 def _decide(
     service: CdsService, request: HookRequest, deps: PipelineDeps, call: CallContext, audit: _Audit
 ) -> HookResult:
-    if deps.decisions is not None:
-        stored = deps.decisions.replay(
-            client=call.client, service_id=service.id, hook=service.hook, hook_instance=request.hookInstance
-        )
-        if stored is not None:
-            return HookResult(request, service, stored, None, None, replayed=True)
     fetcher = deps.open_fetcher(request)
     prefetch = complete_prefetch(
         service, request, fetcher=fetcher, today=call.now.date(), deadline=call.deadline

@@ -154,3 +154,21 @@ def test_no_input_in_this_corpus_produced_a_500(client: FlaskClient) -> None:
             assert response.status_code < 500, (field, value, response.json)
             if response.status_code >= 400:
                 error_code(response)
+
+
+def test_duplicate_envelope_key_after_the_prefetch_is_rejected(client: FlaskClient) -> None:
+    body = valid_bytes()
+    assert body.rstrip().endswith(b"}")
+    # a second "hook" placed after the (large) prefetch object, at the top level
+    tampered = body.rstrip()[:-1] + b', "hook": "order-sign"}'
+    assert_operation_outcome(post_raw(client, tampered), 400, "invalid-json")
+
+
+def test_repeated_names_inside_prefetch_resources_are_not_envelope_duplicates(client: FlaskClient) -> None:
+    body = golden_request("patient-view")
+    patient = body["prefetch"]["patient"]
+    patient["extension"] = [{"url": "urn:x", "valueString": "a"}]
+    raw = json.dumps(body).encode()
+    # the same key twice inside a FHIR resource of the prefetch: last wins, as in every JSON parser
+    raw = raw.replace(b'"valueString": "a"', b'"valueString": "a", "valueString": "b"')
+    assert post_raw(client, raw).status_code == 200
