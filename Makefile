@@ -25,3 +25,8 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis
+
+# The benchmark suite (needs PostgreSQL, Redis and wrk; see docs/performance.md)
+bench: $(STAMP)
+	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/run_all.py

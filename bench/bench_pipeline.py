@@ -152,10 +152,12 @@ def bench_service(app: Any, service_id: str, request: dict[str, Any], repeat: in
     return {"service": service_id, "bytes": len(raw), "cards": len(response.json["cards"]), "steps": steps}
 
 
-def run(repeat: int, database_url: str | None) -> dict[str, Any]:
+def run(repeat: int, database_url: str | None, redis_url: str | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         config: dict[str, Any] = {"reference_time": REFERENCE_TIME, "log_level": "WARNING"}
         config["database_url"] = database_url or f"sqlite:///{folder}/bench.db"
+        if redis_url:
+            config["redis_url"] = redis_url  # the JWT replay store of production
         config.update(auth_settings(folder))
         app = create_app(config)
         gc.freeze()
@@ -199,9 +201,10 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--database-url")
+    parser.add_argument("--redis-url", help="JWT replay store (default: the database)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    report = run(args.repeat, args.database_url)
+    report = run(args.repeat, args.database_url, args.redis_url)
     print_table(report)
     if args.json:
         args.json.write_text(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from contextlib import contextmanager
 from typing import Any
 
@@ -189,7 +190,9 @@ def test_no_free_connection_within_the_pool_timeout_is_503(
     )
     client = app.test_client()
     assert client.post(URL, json=golden_request("patient-view")).status_code == 200
-    with get_state(app).database.engine.connect():  # the only connection, held elsewhere
+    with ExitStack() as held:
+        for engine in get_state(app).database.engines:  # each pool's only connection, held elsewhere
+            held.enter_context(engine.connect())
         response, elapsed = timed_post(client, golden_request("patient-view"))
     assert_failed_closed(response, elapsed)
     assert elapsed >= 0.3
