@@ -16,7 +16,6 @@ Needs ``wrk`` (Debian package ``wrk``), PostgreSQL on 127.0.0.1:5432 and Redis o
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
 import os
 import shutil
@@ -33,19 +32,15 @@ from typing import Any
 import httpx
 import orjson
 import psycopg
-import yaml
-from joserfc import jwt
-from joserfc.jwk import RSAKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.ehr_client import BenchClient
 from bench.requests import REFERENCE_TIME
 from bench.requests import body_bytes
 from bench.requests import patient_view
 
 HERE = Path(__file__).resolve().parent
-ISSUER = "urn:cds-server:bench-ehr"
-KID = "bench-rs384"
 SERVICE = "ascvd-risk"
 PG_ADMIN = os.environ.get("CDS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("CDS_BENCH_REDIS", "redis://127.0.0.1:6379/14")
@@ -71,54 +66,17 @@ class Database:
             connection.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-def _mint(args: tuple[str, str, int]) -> list[str]:
-    key_json, audience, count = args
-    key = RSAKey.import_key(json.loads(key_json))
-    now = int(time.time())
-    header = {"alg": "RS384", "typ": "JWT", "kid": KID}
-    return [
-        jwt.encode(
-            header,
-            {"iss": ISSUER, "aud": audience, "iat": now, "exp": now + 3000, "jti": uuid.uuid4().hex},
-            key,
-            algorithms=["RS384"],
-        )
-        for _ in range(count)
-    ]
-
-
-def mint_tokens(key: RSAKey, audience: str, count: int) -> list[str]:
-    key_json = json.dumps(key.as_dict(private=True))
-    chunks = [min(2000, count - i) for i in range(0, count, 2000)]
-    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as pool:
-        return [
-            token for part in pool.map(_mint, [(key_json, audience, n) for n in chunks]) for token in part
-        ]
-
-
 class Server:
     def __init__(self, workdir: Path, database_url: str, *, workers: int, threads: int) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        key = RSAKey.generate_key(2048, parameters={"kid": KID, "alg": "RS384", "use": "sig"})
-        self.key = key
-        clients = {
-            "clients": [
-                {
-                    "issuer": ISSUER,
-                    "jwks": {"keys": [key.as_dict(private=False)]},
-                    "algorithms": ["RS384"],
-                    "rate_limit_per_s": 100000,
-                    "rate_limit_burst": 100000,
-                }
-            ]
-        }
-        (workdir / "clients.yaml").write_text(yaml.safe_dump(clients))
+        self.client = BenchClient()
+        clients_file = self.client.write_clients_file(workdir)
         env = dict(
             os.environ,
             CDS_DATABASE_URL=database_url,
             CDS_REDIS_URL=REDIS,
-            CDS_CLIENTS_FILE=str(workdir / "clients.yaml"),
+            CDS_CLIENTS_FILE=str(clients_file),
             CDS_DEV_CLIENT="false",
             CDS_PUBLIC_BASE_URL=self.base,
             CDS_REFERENCE_TIME=REFERENCE_TIME,
@@ -276,7 +234,7 @@ def run(duration: int, rates: list[int], workers: int, threads: int) -> dict[str
         audience = f"{server.base}/cds-services/{SERVICE}"
         # one token per request: the slowest run is the max-throughput one
         budget = 1200 * duration + sum(rates) * duration + 2000
-        tokens = mint_tokens(server.key, audience, budget)
+        tokens = server.client.mint(audience, budget)
         cursor = 0
 
         def take(count: int) -> list[str]:

@@ -1,6 +1,6 @@
 """In-process pipeline benchmark: each step of a hook call, per reference service and prefetch size.
 
-Steps (each timed on its own, then the whole call through the real Flask app):
+Steps (each timed on its own, then the whole call through the real app, called as gunicorn calls it):
 parse (orjson + envelope checks + request model), prefetch classification, extract (compiled
 mapping), infer (onnxruntime: the patient's row plus the what-if rows, one batch), cards, audit
 (one committed audit row + decision on the configured database), and the whole call.
@@ -25,17 +25,16 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from werkzeug.test import EnvironBuilder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.ehr_client import BenchClient
 from bench.requests import REFERENCE_TIME
 from bench.requests import body_bytes
 from bench.requests import patient_view
 from cds_server import create_app
 from cds_server.api.body import structure_of
-from cds_server.auth.devclient import DEV_ISSUER
-from cds_server.auth.devclient import ensure_dev_key
-from cds_server.auth.devclient import mint_token
 from cds_server.fhir.client import UnavailableFetcher
 from cds_server.hooks.decisions import CallRecord
 from cds_server.hooks.decisions import ClientIdentity
@@ -70,7 +69,9 @@ def summary(samples: list[float]) -> dict[str, float]:
     return {"median_ms": statistics.median(samples), "p99_ms": percentile(samples, 0.99)}
 
 
-def bench_service(app: Any, service_id: str, request: dict[str, Any], repeat: int) -> dict[str, Any]:
+def bench_service(
+    app: Any, client: BenchClient, service_id: str, request: dict[str, Any], repeat: int
+) -> dict[str, Any]:
     state = get_state(app)
     service = state.registry.get(service_id, "patient-view")
     handler = service.handler
@@ -130,26 +131,32 @@ def bench_service(app: Any, service_id: str, request: dict[str, Any], repeat: in
 
     samples, _ = timed(audit, repeat)
     steps["audit"] = summary(samples)
-    client = app.test_client()
-    # an EHR's call carries a fresh JWT each time: minted here, outside the timing (verification,
-    # replay check and rate limit are inside it, as in production)
+    # An EHR's call carries a fresh JWT each time: minted and put into a WSGI environ outside the
+    # timing; verification, the replay check and the rate limit are inside it, as in production.
+    # The app is called as gunicorn calls it, so the figure is the server's own time.
     url = f"{get_state(app).settings.public_base_url}/cds-services/{service_id}"
-    signing = ensure_dev_key(Path(get_state(app).settings.dev_client_dir))
-    tokens = [mint_token(signing, issuer=DEV_ISSUER, audience=url) for _ in range(repeat)]
-
-    def whole() -> Any:
-        response = client.post(
-            f"/cds-services/{service_id}",
+    environs = [
+        EnvironBuilder(
+            path=f"/cds-services/{service_id}",
+            method="POST",
             data=body_bytes(request),
             content_type="application/json",
-            headers={"Authorization": f"Bearer {tokens.pop()}"},
-        )
-        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+            headers={"Authorization": f"Bearer {token}"},
+        ).get_environ()
+        for token in client.mint(url, repeat)
+    ]
+
+    def whole() -> bytes:
+        statuses: list[str] = []
+        chunks = app(environs.pop(), lambda status, headers, exc_info=None: statuses.append(status))
+        response = b"".join(chunks)
+        assert statuses == ["200 OK"], response[:300]
         return response
 
     samples, response = timed(whole, repeat)
     steps["whole call"] = summary(samples)
-    return {"service": service_id, "bytes": len(raw), "cards": len(response.json["cards"]), "steps": steps}
+    cards = len(orjson.loads(response)["cards"])
+    return {"service": service_id, "bytes": len(raw), "cards": cards, "steps": steps}
 
 
 def run(repeat: int, database_url: str | None, redis_url: str | None = None) -> dict[str, Any]:
@@ -158,7 +165,9 @@ def run(repeat: int, database_url: str | None, redis_url: str | None = None) -> 
         config["database_url"] = database_url or f"sqlite:///{folder}/bench.db"
         if redis_url:
             config["redis_url"] = redis_url  # the JWT replay store of production
-        config.update(auth_settings(folder))
+        client = BenchClient()
+        config["clients_file"] = str(client.write_clients_file(Path(folder)))
+        config["dev_client"] = False
         app = create_app(config)
         gc.freeze()
         results = []
@@ -167,21 +176,11 @@ def run(repeat: int, database_url: str | None, redis_url: str | None = None) -> 
             for service_id in SERVICES:
                 keys = tuple(spec.key for spec in registry.get(service_id, "patient-view").prefetch)
                 request = patient_view(observations=observations, keys=keys)
-                result = bench_service(app, service_id, request, repeat)
+                result = bench_service(app, client, service_id, request, repeat)
                 result["size"] = size
                 results.append(result)
         get_state(app).close()
     return {"database": "postgresql" if database_url else "sqlite", "repeat": repeat, "results": results}
-
-
-def auth_settings(folder: str) -> dict[str, Any]:
-    """The development client signs the benchmark's calls; no rate limit gets in the way of the loop."""
-    return {
-        "dev_client": True,
-        "dev_client_dir": f"{folder}/dev-client",
-        "rate_limit_per_s": 1e9,
-        "rate_limit_burst": 10**9,
-    }
 
 
 def print_table(report: dict[str, Any]) -> None:

@@ -80,10 +80,11 @@ def _read_all(request: Request) -> bytes:
 
 
 # The structure is read off the bytes, not the parsed objects: walking ~4,000 containers of a 190 KB
-# prefetch in Python costs ~1 ms, this ~0.4 ms for depth and duplicate keys together. Escapes are
+# prefetch in Python costs ~1 ms, this ~0.6 ms for depth and duplicate keys together. Escapes are
 # blanked first with same-length filler (so an escaped quote cannot end a string and offsets stay
-# true); a bracket counts only outside strings (an even number of quotes before it); the depth at
-# each byte is the running sum.
+# true). Only quotes and brackets matter (~15 % of the bytes), so the running sums go over those
+# alone: a bracket counts only outside strings (an even number of quotes before it), and the depth
+# after each of them is the running sum of +1 (open) and -1 (close).
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
 _PREFETCH_KEY = re.compile(rb'"prefetch"\s*:\s*')
 _QUOTE, _OPEN_OBJECT, _OPEN_ARRAY, _CLOSE_OBJECT, _CLOSE_ARRAY = (ord(c) for c in '"{[}]')
@@ -95,6 +96,23 @@ class Structure:
     duplicate_envelope_keys: bool
 
 
+@dataclass(frozen=True)
+class _Marks:
+    """The offsets of the quotes and brackets of a body, and the nesting depth at each."""
+
+    offsets: npt.NDArray[np.intp]
+    depths: npt.NDArray[np.int32]
+
+    def depth_at(self, offset: int) -> int:
+        """Depth at a quote or bracket ``offset``."""
+        return int(self.depths[np.searchsorted(self.offsets, offset)])
+
+    def back_to_envelope(self, offset: int) -> int:
+        """The first quote or bracket at or after ``offset`` where the depth is 1 or less again."""
+        start = int(np.searchsorted(self.offsets, offset))
+        return int(self.offsets[start + int(np.argmax(self.depths[start:] <= 1))])
+
+
 def structure_of(raw: bytes) -> Structure:
     """Nesting depth of ``raw`` (valid JSON) and whether an envelope key repeats in its object.
 
@@ -104,14 +122,17 @@ def structure_of(raw: bytes) -> Structure:
     """
     neutral = _ESCAPE.sub(b"__", raw) if b"\\" in raw else raw
     codes = np.frombuffer(neutral, dtype=np.uint8)
-    if codes.size == 0:
+    quotes = codes == _QUOTE
+    opens = (codes == _OPEN_OBJECT) | (codes == _OPEN_ARRAY)
+    closes = (codes == _CLOSE_OBJECT) | (codes == _CLOSE_ARRAY)
+    offsets = np.flatnonzero(quotes | opens | closes)
+    if offsets.size == 0:
         return Structure(0, duplicate_envelope_keys=False)
-    outside = 1 - (np.cumsum(codes == _QUOTE, dtype=np.int32) & 1).astype(np.int8)
-    opens = ((codes == _OPEN_OBJECT) | (codes == _OPEN_ARRAY)).view(np.int8)
-    closes = ((codes == _CLOSE_OBJECT) | (codes == _CLOSE_ARRAY)).view(np.int8)
-    depth = np.cumsum((opens - closes) * outside, dtype=np.int32)
-    envelope = _without_prefetch(raw, depth)
-    return Structure(int(depth.max()), _repeats_envelope_key(envelope))
+    outside = 1 - (np.cumsum(quotes[offsets], dtype=np.int32) & 1)
+    steps = opens[offsets].view(np.int8).astype(np.int32) - closes[offsets].view(np.int8)
+    marks = _Marks(offsets, np.cumsum(steps * outside, dtype=np.int32))
+    envelope = _without_prefetch(raw, marks)
+    return Structure(int(marks.depths.max()), _repeats_envelope_key(envelope))
 
 
 def json_depth(raw: bytes) -> int:
@@ -119,13 +140,13 @@ def json_depth(raw: bytes) -> int:
     return structure_of(raw).depth
 
 
-def _without_prefetch(raw: bytes, depth: npt.NDArray[np.int32]) -> bytes:
+def _without_prefetch(raw: bytes, marks: _Marks) -> bytes:
     at = raw.find(b'"prefetch"')
     while at != -1:
         key = _PREFETCH_KEY.match(raw, at)
-        if key is not None and depth[at] == 1 and raw[key.end() : key.end() + 1] == b"{":
+        if key is not None and marks.depth_at(at) == 1 and raw[key.end() : key.end() + 1] == b"{":
             # the prefetch object ends where the depth falls back to the envelope's: keep it empty
-            end = key.end() + int(np.argmax(depth[key.end() :] <= 1))
+            end = marks.back_to_envelope(key.end())
             return raw[: key.end()] + b"{" + raw[end:]
         at = raw.find(b'"prefetch"', at + 1)
     return raw
