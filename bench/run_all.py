@@ -18,9 +18,11 @@ import datetime
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +52,10 @@ def run(quick: bool) -> dict[str, Any]:
             "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": {
                 "cpus": os.cpu_count(),
+                "cpu": cpu_model(),
                 "python": platform.python_version(),
                 "platform": platform.platform(),
+                "json_loads_ms": json_loads_anchor(),
             },
         }
         report["features"] = step(
@@ -125,6 +129,32 @@ def run(quick: bool) -> dict[str, Any]:
     return report
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def json_loads_anchor() -> float:
+    """Median ms of the stdlib's json.loads on the peer's ~190 KB request: how fast this host is.
+
+    The peer measurement (reference/peer-healthchain.md) saw 1.0-1.6 ms for it; hosts of the same
+    "2-core" class differ by 2x, so figures from two hosts compare only through such an anchor.
+    """
+    from bench.requests import body_bytes
+    from bench.requests import observations_only
+    from bench.requests import patient_view
+
+    raw = body_bytes(observations_only(patient_view()))
+    samples = []
+    for _ in range(200):
+        start = time.perf_counter()
+        json.loads(raw)
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
 def reference_row(pipeline: dict[str, Any]) -> dict[str, Any] | None:
     for result in pipeline.get("results", []):
         if result["service"] == "ascvd-risk" and result["size"] == "ref-200obs":
@@ -137,6 +167,9 @@ def summary(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
     def add(what: str, value: str, target: str, ok: bool | None) -> None:
         rows.append((what, value, target, "-" if ok is None else ("met" if ok else "NOT met")))
+
+    anchor = report["machine"]["json_loads_ms"]
+    add("host speed: json.loads of 190 KB", f"{anchor:.2f} ms (peer's host: 1.0-1.6 ms)", "", None)
 
     steps = report.get("features", {}).get("steps", {})
     if steps:

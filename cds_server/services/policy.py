@@ -170,8 +170,13 @@ def _detail(
     if missing:
         lines.append(missing)
     as_of = features.reference_time.date().isoformat()
-    lines.append(f"Model `{model.id}` {model.version} ({model.name}); data as of {as_of}.")
+    lines.append(f"{_model_line(model)}; data as of {as_of}.")
     return "\n\n".join(lines)
+
+
+def _model_line(model: ModelCard) -> str:
+    # the model's name may hold parentheses of its own: "10-year ASCVD risk (2013 ACC/AHA PCE)"
+    return f"Model: {model.name}, `{model.id}` {model.version}"
 
 
 def _not_scored_card(policy: CompiledPolicy, features: FeatureVector, scored: Scored) -> Card:
@@ -183,7 +188,7 @@ def _not_scored_card(policy: CompiledPolicy, features: FeatureVector, scored: Sc
         [
             f"No {card.title} is given because " + "; ".join(reasons) + ".",
             inputs_table(features, features.names, labels),
-            f"Model `{policy.model.id}` {policy.model.version} ({policy.model.name}).",
+            f"{_model_line(policy.model)}.",
         ]
     )
     return Card(

@@ -132,6 +132,10 @@ def test_ascvd_card_explains_inputs_band_and_modifiable_factors(
     with_bp = models.predict("ascvd-pce", row).outputs["risk_10y"]
     assert f"with systolic BP 120 mmHg: {with_bp * 100:.1f} %" in card.detail
     assert "with no smoking:" in card.detail
+    assert card.detail.endswith(
+        "Model: 10-year ASCVD risk (2013 ACC/AHA Pooled Cohort Equations), `ascvd-pce` 1.0.0;"
+        " data as of 2020-06-01."
+    )
     assert {reason.code for reason in card.overrideReasons} >= {
         "cds-not-applicable",
         "patient-contraindication",
@@ -146,6 +150,9 @@ def test_outside_the_equations_limits_there_is_no_score_but_a_reason(services: S
     assert card.extension[PREDICTION_EXTENSION]["outputs"] == {}
     assert card.detail is not None
     assert "Age is outside 40 to 79" in card.detail
+    assert (
+        "Model: 10-year ASCVD risk (2013 ACC/AHA Pooled Cohort Equations), `ascvd-pce` 1.0.0." in card.detail
+    )
 
 
 def test_statin_suggestion_for_a_high_risk_patient_without_a_statin(services: Services) -> None:
