@@ -4,6 +4,7 @@ Starts ``cds-server serve`` (2 workers by default) against a throwaway PostgreSQ
 (replay store), registers a benchmark client with an RS384 key, pre-mints one JWT per request (each
 ``jti`` is accepted once), then drives the service with wrk on loopback:
 
+* sequential latency (one connection, one request at a time: how the peer was measured);
 * maximum throughput (closed loop, a few connections), with zero errors required;
 * fixed rates (default 100, 200, 400 req/s), p50/p99 and errors at each;
 * RSS of each gunicorn worker with all reference models loaded.
@@ -162,9 +163,19 @@ function request()
   return wrk.format("POST", nil, nil, prefix .. uuid4() .. suffix)
 end
 
+-- wrk asks for a delay before every request, the first on each connection too. The first ones are
+-- staggered 1/rate apart: a burst of them would queue behind each other, and a connection opened but
+-- silent for long holds a gunicorn thread (it waits for the request). After that, exponential pauses
+-- with a mean of connections/rate: together a Poisson stream at the offered rate, as independent EHR
+-- users make, never lock-step bursts.
+local started = 0
 function delay()
-  if rate > 0 then return connections * 1000 / rate end
-  return 0
+  if rate <= 0 then return 0 end
+  if started < connections then
+    started = started + 1
+    return (started - 1) * 1000 / rate
+  end
+  return -math.log(1 - math.random()) * connections * 1000 / rate
 end
 
 function done(summary, latency, requests)
@@ -233,7 +244,7 @@ def run(duration: int, rates: list[int], workers: int, threads: int) -> dict[str
         (workdir / "hook.lua").write_text(LUA)
         audience = f"{server.base}/cds-services/{SERVICE}"
         # one token per request: the slowest run is the max-throughput one
-        budget = 1200 * duration + sum(rates) * duration + 2000
+        budget = 1500 * duration + sum(rates) * duration + 2000
         tokens = server.client.mint(audience, budget)
         cursor = 0
 
@@ -246,12 +257,17 @@ def run(duration: int, rates: list[int], workers: int, threads: int) -> dict[str
         # warm-up: every worker loads, first queries planned
         run_wrk(server, workdir, tokens=take(400), connections=4, duration=2)
         results: dict[str, Any] = {"bytes": len(body_bytes(request)), "workers": workers, "threads": threads}
+        # one connection, one request at a time: the peer's "sequential" figure, over HTTP
+        results["sequential"] = run_wrk(
+            server, workdir, tokens=take(300 * duration), connections=1, duration=duration
+        )
         results["max_throughput"] = run_wrk(
             server, workdir, tokens=take(1200 * duration), connections=8, duration=duration
         )
-        # Fixed rates: each connection waits connections/rate between its requests, so a connection's
-        # cycle is that pause plus the latency; with half a second of pause the latency (tens of ms)
-        # costs the offered rate only a few percent: an open-loop load, close enough, from wrk.
+        # Fixed rates: each connection pauses connections/rate on average (exponentially distributed)
+        # between its requests, so a connection's cycle is that pause plus the latency; with half a
+        # second of pause the latency (tens of ms) costs the offered rate only a few percent: an
+        # open-loop Poisson load, close enough, from wrk.
         results["fixed_rates"] = [
             run_wrk(
                 server,
@@ -276,6 +292,11 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"HTTP, gunicorn {report['workers']} workers x {report['threads']} threads, RS384 JWT + Redis replay store, "
         f"PostgreSQL audit, {report['bytes']} byte request"
+    )
+    one = report["sequential"]
+    print(
+        f"  sequential (1 connection): {one['throughput_rps']:.0f} req/s, p50 {one['p50_ms']:.1f} ms, "
+        f"p99 {one['p99_ms']:.1f} ms, errors {one['errors']}"
     )
     peak = report["max_throughput"]
     print(

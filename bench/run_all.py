@@ -199,6 +199,14 @@ def summary(report: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 ratio >= 20,
             )
     http = report.get("http", {})
+    if "sequential" in http:
+        one = http["sequential"]
+        add(
+            "reference hook over HTTP, sequential",
+            f"p50 {one['p50_ms']:.1f} / p99 {one['p99_ms']:.1f} ms (peer: 10.7-45 ms, floor 2.7)",
+            "",
+            None,
+        )
     if "max_throughput" in http:
         peak = http["max_throughput"]
         add(
