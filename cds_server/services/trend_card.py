@@ -28,12 +28,20 @@ DIRECTION_WORDS = {"rose": "rose", "fell": "fell", "stable": "stayed level"}
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 
 
+def _mid_sentence(title: str) -> str:
+    """``title`` inside a sentence: "Diabetes risk" becomes "diabetes risk", acronyms (ASCVD) stay."""
+    first = title.split(" ", 1)[0]
+    if len(first) > 1 and first[1:].islower():
+        return title[0].lower() + title[1:]
+    return title
+
+
 def running_card(policy: CompiledPolicy, *, job_id: str, status: str, link: str, look_back: str) -> Card:
     card = policy.card
     return Card(
         summary=f"{policy.declaration.title}: analysis running"[:139],
         detail=(
-            f"The {card.title.lower()} is being recomputed as of each visit of the last "
+            f"The {_mid_sentence(card.title)} is being recomputed as of each visit of the last "
             f"{_duration_words(look_back)} from the full record. The result replaces this card the next "
             f"time the chart is opened, and is on the [result page]({link}) as soon as it is ready."
         ),

@@ -30,6 +30,7 @@ from cds_server.services.loader import ServiceDeclarationError
 from cds_server.services.loader import build_services
 from cds_server.services.trend_card import JOB_EXTENSION
 from cds_server.services.trend_card import TREND_EXTENSION
+from cds_server.services.trend_card import _mid_sentence
 from tests.support.paths import REPO_ROOT
 
 NOW = datetime(2021, 6, 1, tzinfo=UTC)
@@ -156,6 +157,8 @@ def test_the_first_view_starts_a_job_and_says_so(
     answer = call(service)
     (card,) = answer.response.cards
     assert card.summary == "ASCVD risk trajectory: analysis running"
+    assert card.detail is not None
+    assert card.detail.startswith("The 10-year ASCVD risk is being recomputed as of each visit")
     assert card.links[0].url.startswith("https://cds.example.org/jobs/")
     (started,) = jobs.started
     assert started["kind"] == "risk-trajectory"
@@ -228,3 +231,11 @@ def test_bad_async_declarations_fail_start_up(
     )
     with pytest.raises(ServiceDeclarationError, match="nonsense"):
         build(wrong, mappings, models, FakeJobs())
+
+
+@pytest.mark.parametrize(
+    ("title", "in_a_sentence"),
+    [("10-year ASCVD risk", "10-year ASCVD risk"), ("Diabetes risk", "diabetes risk"), ("NEWS2", "NEWS2")],
+)
+def test_titles_inside_a_sentence_keep_their_acronyms(title: str, in_a_sentence: str) -> None:
+    assert _mid_sentence(title) == in_a_sentence
