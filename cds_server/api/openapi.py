@@ -14,7 +14,6 @@ from flask import Blueprint
 from flask import Response
 
 from cds_server import __version__
-from cds_server.api.openapi_parts import JSON
 from cds_server.api.openapi_parts import html as _html
 from cds_server.api.openapi_parts import json_body as _json
 from cds_server.api.openapi_parts import operation as _operation
@@ -165,10 +164,7 @@ def _schemas() -> dict[str, Any]:
 def _responses() -> dict[str, Any]:
     def outcome(description: str, more: dict[str, str] | None = None) -> dict[str, Any]:
         headers = more or {}
-        response: dict[str, Any] = {
-            "description": description,
-            "content": {JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}},
-        }
+        response = _json("OperationOutcome", description)
         if headers:
             response["headers"] = {
                 name: {"schema": {"type": "string"}, "description": text} for name, text in headers.items()
@@ -228,12 +224,7 @@ def _paths() -> dict[str, Any]:
                 body="HookRequest",
                 errors=_EHR_ERRORS,
                 parameters=[service_id],
-                more={
-                    "412": {
-                        "description": "Required FHIR data could not be obtained.",
-                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}},
-                    }
-                },
+                more={"412": _json("OperationOutcome", "Required FHIR data could not be obtained.")},
             ),
         },
         "/cds-services/{id}/feedback": {
@@ -339,12 +330,7 @@ def _paths() -> dict[str, Any]:
                 security="ehrJwt",
                 errors=_EHR_ERRORS,
                 parameters=[job_id],
-                more={
-                    "409": {
-                        "description": "Already finished.",
-                        "content": {JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}},
-                    }
-                },
+                more={"409": _json("OperationOutcome", "Already finished.")},
             ),
         },
         "/jobs/{job_id}/results": {
