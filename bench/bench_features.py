@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC
@@ -29,6 +30,10 @@ from typing import Any
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.stats import median_p99
+from bench.stats import percentile
 from cds_server.features import load_mappings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -298,11 +303,6 @@ def _spec_directory() -> Path:
     return directory
 
 
-def _percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3000)
@@ -363,16 +363,13 @@ def main() -> None:
         ("extract, warm", warm_ms),
     )
     for name, samples in steps:
-        print(f"{name:<16}{statistics.median(samples):>10.3f}{_percentile(samples, 0.99):>10.3f}")
+        print(f"{name:<16}{statistics.median(samples):>10.3f}{percentile(samples, 0.99):>10.3f}")
     print("targets: extract <= 0.5 ms median, parse+extract <= 2.5 ms median")
     if args.json:
         report = {
             "bytes": len(body),
             "features": len(mapping.feature_names),
-            "steps": {
-                name: {"median_ms": statistics.median(samples), "p99_ms": _percentile(samples, 0.99)}
-                for name, samples in steps
-            },
+            "steps": {name: median_p99(samples) for name, samples in steps},
         }
         args.json.write_text(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
 

@@ -11,7 +11,6 @@ and MedicationRequests in parallel, then answers as usual.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.requests import REFERENCE_PATIENT
 from bench.requests import REFERENCE_TIME
 from bench.requests import SYNTHEA
+from bench.stats import median_p99
 from cds_server import create_app
 from cds_server.auth.devclient import DEV_ISSUER
 from cds_server.auth.devclient import ensure_dev_key
@@ -94,12 +94,7 @@ def run(repeat: int) -> dict[str, Any]:
             state.close()
         finally:
             fhir.stop()
-    ordered = sorted(samples)
-    return {
-        "repeat": calls,
-        "median_ms": statistics.median(samples),
-        "p99_ms": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
-    }
+    return {"repeat": calls, **median_p99(samples)}
 
 
 def main() -> None:

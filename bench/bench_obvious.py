@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.requests import REFERENCE_TIME
 from bench.requests import body_bytes
 from bench.requests import patient_view
+from bench.stats import median_p99
 from cds_server import create_app
 from cds_server.features.codesets import compile_code_set
 from cds_server.features.loader import _load_valuesets
@@ -150,8 +150,7 @@ def run(repeat: int) -> dict[str, Any]:
     return {
         "bytes": len(body),
         "repeat": repeat,
-        "median_ms": statistics.median(samples),
-        "p99_ms": sorted(samples)[min(len(samples) - 1, int(0.99 * len(samples)))],
+        **median_p99(samples),
         "risk_obvious": prediction.outputs["risk_10y"],
         "risk_compiled": compiled.outputs["risk_10y"],
         "features_obvious": features,

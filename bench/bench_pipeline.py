@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from bench.ehr_client import BenchClient
 from bench.requests import REFERENCE_TIME
 from bench.requests import body_bytes
 from bench.requests import patient_view
+from bench.stats import median_p99
 from cds_server import create_app
 from cds_server.api.body import structure_of
 from cds_server.fhir.client import UnavailableFetcher
@@ -51,11 +51,6 @@ SERVICES = ("ascvd-risk", "prevent-risk", "news2", "diabetes-progression")
 SIZES = {"~50KB": 40, "ref-200obs": 200, "~300KB": 320}
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
     samples, result = [], None
     for _ in range(repeat):
@@ -63,10 +58,6 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
         result = fn()
         samples.append((time.perf_counter() - start) * 1000)
     return samples, result
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    return {"median_ms": statistics.median(samples), "p99_ms": percentile(samples, 0.99)}
 
 
 def bench_service(
@@ -86,7 +77,7 @@ def bench_service(
         return parse_hook_request(body)
 
     samples, hook_request = timed(parse, repeat)
-    steps["parse"] = summary(samples)
+    steps["parse"] = median_p99(samples)
     fetcher = UnavailableFetcher("benchmark: complete prefetch")
     samples, prefetch = timed(
         lambda: complete_prefetch(
@@ -95,12 +86,12 @@ def bench_service(
         repeat,
     )
     assert not prefetch.missing_required, prefetch.missing_required
-    steps["prefetch"] = summary(samples)
+    steps["prefetch"] = median_p99(samples)
     call = HookCall(service, hook_request, prefetch.values, prefetch.unavailable, now)
     samples, features = timed(lambda: handler.extract(call), repeat)
-    steps["extract"] = summary(samples)
+    steps["extract"] = median_p99(samples)
     samples, (batch, labels) = timed(lambda: handler._score(features), repeat)
-    steps["infer"] = summary(samples)
+    steps["infer"] = median_p99(samples)
     scored = _scored(batch, labels)
     samples, _cards = timed(
         lambda: build_cards(
@@ -108,7 +99,7 @@ def bench_service(
         ),
         repeat,
     )
-    steps["cards"] = summary(samples)
+    steps["cards"] = median_p99(samples)
     answer = handler(call)
 
     def audit() -> Any:
@@ -130,7 +121,7 @@ def bench_service(
         )
 
     samples, _ = timed(audit, repeat)
-    steps["audit"] = summary(samples)
+    steps["audit"] = median_p99(samples)
     # An EHR's call carries a fresh JWT each time: minted and put into a WSGI environ outside the
     # timing; verification, the replay check and the rate limit are inside it, as in production.
     # The app is called as gunicorn calls it, so the figure is the server's own time.
@@ -154,7 +145,7 @@ def bench_service(
         return response
 
     samples, response = timed(whole, repeat)
-    steps["whole call"] = summary(samples)
+    steps["whole call"] = median_p99(samples)
     cards = len(orjson.loads(response)["cards"])
     return {"service": service_id, "bytes": len(raw), "cards": cards, "steps": steps}
 
